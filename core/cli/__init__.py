@@ -1,0 +1,1 @@
+"""The ``loglytics`` command line."""

@@ -1,0 +1,139 @@
+"""loglytics connections add|list|show|delete|test|start|stop|pause"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.cli.output import emit, print_json
+from core.connectors import registry
+from core.db import session_scope
+from core.errors import UsageError
+from core.store import connections
+from core.store.projects import get_project
+
+COLUMNS = ["id", "project", "name", "provider", "desired_state", "status", "last_poll_at", "lag_s", "last_error"]
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("connections", help="log source connections")
+    cmds = parser.add_subparsers(dest="connections_command", required=True)
+    add = cmds.add_parser("add", help="add a connection")
+    add.add_argument("--project", required=True)
+    add.add_argument("--provider", required=True, choices=registry.providers())
+    add.add_argument("--name", required=True)
+    add.add_argument("--config", default="{}", help="options as JSON, or @file")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--secret-file", type=Path, help="secret as a JSON file")
+    secret.add_argument("--secret-stdin", action="store_true", help="read the secret JSON from stdin")
+    add.add_argument("--stopped", action="store_true", help="create it stopped")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler=add_cmd)
+    lst = cmds.add_parser("list", help="list connections")
+    lst.add_argument("--project")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=list_cmd)
+    for name, handler, help_text in (
+        ("show", show_cmd, "show one connection (secrets masked)"),
+        ("delete", delete_cmd, "delete a connection"),
+        ("start", state_cmd("running"), "start polling"),
+        ("stop", state_cmd("stopped"), "stop polling"),
+        ("pause", state_cmd("paused"), "pause polling (keeps status)"),
+    ):
+        cmd = cmds.add_parser(name, help=help_text)
+        cmd.add_argument("id", type=int)
+        cmd.add_argument("--json", action="store_true")
+        cmd.set_defaults(handler=handler)
+
+
+def parse_json_arg(value: str, what: str) -> dict[str, Any]:
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text()
+        except OSError as exc:
+            raise UsageError(f"{what}: cannot read {value[1:]}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{what}: expected a JSON object")
+    return data
+
+
+def _read_secret(args) -> dict[str, Any] | None:
+    if args.secret_file:
+        return parse_json_arg(f"@{args.secret_file}", "--secret-file")
+    if args.secret_stdin:
+        return parse_json_arg(sys.stdin.read(), "--secret-stdin")
+    return None
+
+
+def _row(connection, project_names: dict[int, str]) -> dict[str, Any]:
+    row = connection.model_dump(exclude={"secret"})
+    row["project"] = project_names.get(connection.project_id, connection.project_id)
+    row["has_secret"] = connection.secret is not None
+    return row
+
+
+def add_cmd(ctx, args) -> int:
+    config = parse_json_arg(args.config, "--config")
+    secret = _read_secret(args)
+    with session_scope(ctx.engine) as session:
+        project = get_project(session, actor=ctx.actor, name=args.project)
+        connection = connections.create_connection(
+            session, actor=ctx.actor, vault=ctx.vault, project_id=project.id, name=args.name,
+            provider=args.provider, config=config, secret=secret,
+            desired_state="stopped" if args.stopped else "running",
+        )
+        new_id = connection.id
+    print_json({"id": new_id}) if args.json else print(new_id)
+    return 0
+
+
+def _project_names(session, ctx) -> dict[int, str]:
+    from core.store.projects import list_projects
+
+    return {p.id: p.name for p in list_projects(session, actor=ctx.actor)}
+
+
+def list_cmd(ctx, args) -> int:
+    with session_scope(ctx.engine) as session:
+        project_id = get_project(session, actor=ctx.actor, name=args.project).id if args.project else None
+        names = _project_names(session, ctx)
+        rows = [_row(c, names) for c in connections.list_connections(session, actor=ctx.actor, project_id=project_id)]
+    emit(rows, COLUMNS, args.json)
+    return 0
+
+
+def show_cmd(ctx, args) -> int:
+    with session_scope(ctx.engine) as session:
+        connection = connections.get_connection(session, actor=ctx.actor, connection_id=args.id)
+        row = _row(connection, _project_names(session, ctx))
+        row["secret"] = connections.masked_secret(connection, ctx.vault)
+    if args.json:
+        print_json(row)
+    else:
+        for key, value in row.items():
+            print(f"{key:>16}: {json.dumps(value, default=str) if isinstance(value, dict) else value}")
+    return 0
+
+
+def delete_cmd(ctx, args) -> int:
+    with session_scope(ctx.engine) as session:
+        connections.delete_connection(session, actor=ctx.actor, connection_id=args.id)
+    print(f"deleted connection {args.id}")
+    return 0
+
+
+def state_cmd(state: str):
+    def handler(ctx, args) -> int:
+        with session_scope(ctx.engine) as session:
+            connections.set_desired_state(session, actor=ctx.actor, connection_id=args.id, state=state)
+        print(f"connection {args.id} -> {state}")
+        return 0
+
+    return handler

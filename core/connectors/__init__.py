@@ -1,0 +1,1 @@
+"""Cloud (and demo) log sources. One module per provider, found through ``registry``."""

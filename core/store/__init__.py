@@ -1,0 +1,1 @@
+"""Every read and write of the database. Keyword-only functions taking a ``session``."""

@@ -1,0 +1,1 @@
+"""The APScheduler worker process: polling, processing, alerting, maintenance. Thin: orchestration only."""
