@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     dashboard_url: str = Field("http://localhost:8501", alias="LOGLYTICS_DASHBOARD_URL")
     session_idle_minutes: int = Field(60, alias="LOGLYTICS_SESSION_IDLE_MINUTES", ge=1)
     log_level: str = Field("INFO", alias="LOGLYTICS_LOG_LEVEL")
+    worker_lease_s: float = Field(15.0, alias="LOGLYTICS_WORKER_LEASE_S", ge=2)
 
     @field_validator("database_url")
     @classmethod

@@ -120,3 +120,7 @@ def app_env(db_url, fernet_key, monkeypatch, tmp_path) -> dict[str, str]:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+# local cloud peers, shared by the connector, pipeline and worker tests
+from tests.peers.moto import enforce_iam, moto, moto_server  # noqa: E402, F401

@@ -1,4 +1,8 @@
-"""Builds the scheduler and runs it until SIGTERM/SIGINT (or one round with ``--once``)."""
+"""Builds the scheduler and runs it until SIGTERM/SIGINT (or one round with ``--once``).
+
+Jobs: reconcile (1 s: leases and poll jobs), one poll job per held connection, heartbeat,
+partition maintenance. Job bodies live in worker/ and core/; this file only wires them.
+"""
 
 from __future__ import annotations
 
@@ -6,53 +10,71 @@ import logging
 import signal
 import threading
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from core.db import session_scope
+from core.db import make_engine, session_scope
 from core.store import maintenance
+from worker.reconcile import Reconciler
 
 log = logging.getLogger("loglytics.worker")
 HEARTBEAT_S = 5
+RECONCILE_S = 1
 MAINTENANCE_S = 3600
+POLL_THREADS = 8
 
 
 def run_worker(ctx, *, once: bool = False) -> int:
     logging.basicConfig(
         level=ctx.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    engine = ctx.engine
+    engine = make_engine(ctx.url, pool_size=POLL_THREADS + 4)  # a connection per poll thread + housekeeping
+    lease_s = ctx.settings.worker_lease_s
     worker_id = maintenance.new_worker_id()
-    retention = ctx.settings.log_retention_days
+    stop = threading.Event()
 
     def heartbeat() -> None:
         with session_scope(engine) as session:
             maintenance.beat(session, worker_id=worker_id)
 
     def maintain() -> None:
-        for action, name in maintenance.maintain_partitions(engine, retention_days=retention):
+        for action, name in maintenance.maintain_partitions(engine, retention_days=ctx.settings.log_retention_days):
             log.info("partition %s: %s", name, action)
 
     heartbeat()
     maintain()
+    scheduler = None if once else BlockingScheduler(
+        executors={"default": ThreadPoolExecutor(POLL_THREADS)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+    )
+    reconciler = Reconciler(engine=engine, vault=ctx.vault, scheduler=scheduler, worker_id=worker_id,
+                            lease_s=lease_s, stop=stop)
     if once:
+        reconciler.reconcile()
+        reconciler.poll_all_once()
+        reconciler.shutdown()
         _remove(engine, worker_id)
+        engine.dispose()
         return 0
 
-    scheduler = BlockingScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+    scheduler.add_job(reconciler.reconcile, "interval", seconds=RECONCILE_S, id="reconcile")
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_S, id="heartbeat")
     scheduler.add_job(maintain, "interval", seconds=MAINTENANCE_S, id="maintenance", jitter=60)
 
     def shutdown(signum, frame) -> None:
-        log.info("signal %s: finishing current jobs", signum)
-        # shutdown(wait=True) waits for running jobs; do it off the signal handler's frame
+        log.info("signal %s: finishing the current batches", signum)
+        stop.set()
+        # shutdown(wait=True) waits for running jobs; not from inside the signal handler's frame
         threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     log.info("worker %s started", worker_id)
     scheduler.start()
+    reconciler.shutdown()
     _remove(engine, worker_id)
     log.info("worker %s stopped", worker_id)
+    engine.dispose()
     return 0
 
 

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from core import __version__
-from core.cli.commands import connections, db, keys, projects, run, users
+from core.cli.commands import connections, db, keys, logs, projects, run, status, users
 from core.cli.context import CliContext
 from core.errors import ConfigError, LoglyticsError, UsageError
 
-GROUPS = (run, db, projects, users, connections, keys)
+GROUPS = (run, status, db, projects, users, connections, logs, keys)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -38,6 +38,7 @@ def register(sub) -> None:
     for name, handler, help_text in (
         ("show", show_cmd, "show one connection (secrets masked)"),
         ("delete", delete_cmd, "delete a connection"),
+        ("test", test_cmd, "check credentials, permissions and sources (calls the provider)"),
         ("start", state_cmd("running"), "start polling"),
         ("stop", state_cmd("stopped"), "stop polling"),
         ("pause", state_cmd("paused"), "pause polling (keeps status)"),
@@ -137,3 +138,16 @@ def state_cmd(state: str):
         return 0
 
     return handler
+
+
+def test_cmd(ctx, args) -> int:
+    from core.connectors.testing import test_connection
+
+    with session_scope(ctx.engine) as session:
+        connection = connections.get_connection(session, actor=ctx.actor, connection_id=args.id)
+        result = test_connection(connection.provider, connection.config, connections.decrypt_secret(connection, ctx.vault))
+    if args.json:
+        print_json({"ok": result.ok, "message": result.message, "details": result.details})
+    else:
+        print(("ok: " if result.ok else "failed: ") + result.message)
+    return 0 if result.ok else 1
