@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
@@ -55,7 +55,7 @@ class Reconciler:
         if self.scheduler is not None:
             self.scheduler.add_job(
                 runner.poll, "interval", seconds=runner.poll_interval_s, id=f"poll:{row.id}",
-                jitter=min(1.0, runner.poll_interval_s / 5), next_run_time=datetime.now(timezone.utc),
+                jitter=min(1.0, runner.poll_interval_s / 5), next_run_time=datetime.now(UTC),
                 replace_existing=True,
             )
         log.info("polling connection %s (%s) every %ss", row.id, row.provider, runner.poll_interval_s)
@@ -79,4 +79,4 @@ class Reconciler:
 
 
 def lease_deadline(lease_s: float) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(seconds=lease_s)
+    return datetime.now(UTC) + timedelta(seconds=lease_s)

@@ -10,7 +10,7 @@ import statistics
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 from sqlalchemy import Engine, text
@@ -56,7 +56,7 @@ def poll_once(
     on_batch: Callable[[PollOutcome], None] | None = None,
 ) -> PollOutcome:
     """Run one poll. Connector errors propagate (as ConnectorError) after the committed batches."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     outcome = PollOutcome()
     cursors = load_cursors(engine, connection_id)
     raw = engine.raw_connection()
@@ -92,6 +92,6 @@ def _account(outcome: PollOutcome, seen: int, new_events: Sequence[LogEvent]) ->
         newest = max(e.ts for e in new_events)
         if outcome.last_event_at is None or newest > outcome.last_event_at:
             outcome.last_event_at = newest
-        wall = datetime.now(timezone.utc)
+        wall = datetime.now(UTC)
         sample = new_events[:: max(1, len(new_events) // 200)]
         outcome.lag_s = statistics.median((wall - e.ts).total_seconds() for e in sample)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -111,7 +111,7 @@ def set_desired_state(session: Session, *, actor: Actor, connection_id: int, sta
         raise UsageError(f"unknown state {state!r}; use one of {', '.join(DESIRED_STATES)}")
     connection = get_connection(session, actor=actor, connection_id=connection_id)
     connection.desired_state = state
-    connection.updated_at = datetime.now(timezone.utc)
+    connection.updated_at = datetime.now(UTC)
     session.add(connection)
     action = {"running": "start", "stopped": "stop", "paused": "pause"}[state]
     audit.record(
@@ -138,7 +138,7 @@ def update_connection(
     if name:
         connection.name = name.strip()
         changed.append("name")
-    connection.updated_at = datetime.now(timezone.utc)
+    connection.updated_at = datetime.now(UTC)
     session.add(connection)
     audit.record(
         session, actor=actor, action="connection.update", target=f"connection:{connection_id}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
@@ -29,7 +29,7 @@ def new_worker_id() -> str:
 
 
 def beat(session: Session, *, worker_id: str) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     row = session.get(WorkerHeartbeat, worker_id)
     if row is None:
         row = WorkerHeartbeat(
@@ -46,5 +46,5 @@ def remove_worker(session: Session, *, worker_id: str) -> None:
 
 
 def live_workers(session: Session, *, within_s: float = 30) -> list[WorkerHeartbeat]:
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=within_s)
+    cutoff = datetime.now(UTC) - timedelta(seconds=within_s)
     return list(session.exec(select(WorkerHeartbeat).where(WorkerHeartbeat.last_beat >= cutoff)))

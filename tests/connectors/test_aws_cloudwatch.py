@@ -10,7 +10,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,9 @@ from core.connectors.aws_cloudwatch import CloudWatchConnector, CloudWatchOption
 from core.connectors.base import Batch
 from core.connectors.ratelimit import BackoffPolicy
 from core.errors import AuthError, BadConfigError, ThrottledError, UnavailableError
+from tests.peers.cloudwatch import REGION, logs, put  # noqa: F401 - logs is a fixture
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "aws"
-REGION = "us-east-1"
 FAST_BACKOFF = BackoffPolicy(retries=2, base_s=0.01, cap_s=0.02, max_wait_s=1.0)
 NO_SDK_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=1, read_timeout=5)
 
@@ -58,25 +58,6 @@ def connector(moto: str, secret: CloudWatchSecret | None = None, config: Config 
     return conn
 
 
-@pytest.fixture
-def logs(moto: str):
-    """An admin client that seeds moto."""
-    return boto3.client(
-        "logs", endpoint_url=moto, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-
-
-def put(logs, group: str, stream: str, events: Iterable[tuple[int, str]]) -> None:
-    """Create the group/stream when missing and write one PutLogEvents batch (sorted, as AWS requires)."""
-    if not logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups"):
-        logs.create_log_group(logGroupName=group)
-    try:
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
-    batch = [{"timestamp": ts, "message": msg} for ts, msg in sorted(events)]
-    result = logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
-    assert "rejectedLogEventsInfo" not in result
 
 
 def drain(conn: CloudWatchConnector, cursors: dict[str, Any], now: int) -> list[Batch]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -24,6 +25,7 @@ def _post(url: str, body: bytes = b"") -> None:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """Base URL of a moto server on a free loopback port (port 0: the OS picks, no race)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

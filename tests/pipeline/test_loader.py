@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from core.events import LogEvent
 from core.pipeline.loader import load_batch, prepare
 
-T0 = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=5)
+T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
 
 
 def _event(key: str, seconds: float = 0, level: int = 2) -> LogEvent:

@@ -7,7 +7,7 @@ import json
 import re
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from core.db import session_scope
 from core.errors import UsageError
@@ -49,12 +49,12 @@ def parse_since(value: str | None) -> datetime | None:
     match = _DURATION.match(value.strip())
     if match:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-        return datetime.now(timezone.utc) - timedelta(**{unit: int(match.group(1))})
+        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise UsageError(f"--since: {value!r} is neither a duration (15m, 24h, 7d) nor an ISO timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _filter(ctx, args) -> logs.LogFilter:
@@ -90,7 +90,7 @@ def tail_cmd(ctx, args) -> int:
     while args.follow:
         sys.stdout.flush()
         time.sleep(1)
-        newest = max((r["ts"] for r in rows), default=flt.since or datetime.now(timezone.utc) - timedelta(minutes=5))
+        newest = max((r["ts"] for r in rows), default=flt.since or datetime.now(UTC) - timedelta(minutes=5))
         # re-read a little behind the newest row: late events land behind it
         window = logs.LogFilter(**{**flt.__dict__, "since": newest - timedelta(minutes=2)})
         rows = [r for r in reversed(logs.latest(ctx.engine, actor=ctx.actor, flt=window, limit=1000))
