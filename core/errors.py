@@ -61,3 +61,11 @@ class NotifierError(LoglyticsError):
         super().__init__(message)
         self.retry_after_s = retry_after_s
         self.permanent = permanent
+
+
+class PermissionDenied(LoglyticsError):
+    """The acting user's role does not allow this action."""
+
+
+class AuthenticationFailed(LoglyticsError):
+    """Wrong username or password, a disabled account, or a locked one (the message says which it may say)."""

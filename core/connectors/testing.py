@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from core.connectors import registry
 from core.connectors.base import TestResult
 from core.errors import ConnectorError
+from core.redact import scrub
 
 
 def test_connection(provider: str, config: dict[str, Any], secret: dict[str, Any] | None) -> TestResult:
@@ -20,8 +21,10 @@ def test_connection(provider: str, config: dict[str, Any], secret: dict[str, Any
         where = ".".join(str(p) for p in first["loc"])
         return TestResult(ok=False, message=f"invalid settings: {where + ': ' if where else ''}{first['msg']}")
     try:
-        return connector.test()
+        result = connector.test()
     except ConnectorError as exc:
-        return TestResult(ok=False, message=str(exc))
+        result = TestResult(ok=False, message=str(exc))
     finally:
         connector.close()
+    result.message = scrub(result.message)
+    return result

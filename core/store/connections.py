@@ -12,6 +12,7 @@ from core.actor import Actor
 from core.connectors import registry
 from core.errors import NotFoundError, UsageError
 from core.models import Connection, Cursor
+from core.permissions import require
 from core.store import audit
 from core.vault import Vault
 
@@ -60,8 +61,7 @@ def create_connection(
     session: Session, *, actor: Actor, vault: Vault, project_id: int, name: str, provider: str,
     config: dict[str, Any], secret: dict[str, Any] | None = None, desired_state: str = "running",
 ) -> Connection:
-    if not actor.can_see(project_id):
-        raise NotFoundError("no such project")
+    require(actor, "operator", project_id=project_id, action="create connections")
     name = name.strip()
     if not name:
         raise UsageError("connection name must not be empty")
@@ -110,6 +110,7 @@ def set_desired_state(session: Session, *, actor: Actor, connection_id: int, sta
     if state not in DESIRED_STATES:
         raise UsageError(f"unknown state {state!r}; use one of {', '.join(DESIRED_STATES)}")
     connection = get_connection(session, actor=actor, connection_id=connection_id)
+    require(actor, "operator", project_id=connection.project_id, action="start, stop or pause connections")
     connection.desired_state = state
     connection.updated_at = datetime.now(UTC)
     session.add(connection)
@@ -127,6 +128,7 @@ def update_connection(
 ) -> Connection:
     """Change options and/or replace the secret ('leave blank to keep': ``secret=None`` keeps it)."""
     connection = get_connection(session, actor=actor, connection_id=connection_id)
+    require(actor, "operator", project_id=connection.project_id, action="edit connections")
     options, checked_secret = validate(connection.provider, config if config is not None else connection.config, secret)
     changed = []
     if config is not None:
@@ -149,6 +151,7 @@ def update_connection(
 
 def delete_connection(session: Session, *, actor: Actor, connection_id: int) -> None:
     connection = get_connection(session, actor=actor, connection_id=connection_id)
+    require(actor, "operator", project_id=connection.project_id, action="delete connections")
     for cursor in session.exec(select(Cursor).where(Cursor.connection_id == connection_id)):
         session.delete(cursor)
     session.delete(connection)

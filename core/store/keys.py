@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from core.actor import Actor
 from core.models import Channel, Connection
+from core.permissions import require
 from core.store import audit
 from core.vault import Vault
 
@@ -16,6 +17,7 @@ def rotate_secrets(
     session: Session, *, actor: Actor, vault: Vault, progress: Callable[[int, int], None] | None = None
 ) -> int:
     """Returns how many secrets were re-encrypted. The caller's transaction makes it atomic."""
+    require(actor, "admin", action="rotate keys")
     rows = [*session.exec(select(Connection).where(Connection.secret.is_not(None))),
             *session.exec(select(Channel).where(Channel.secret.is_not(None)))]
     for index, row in enumerate(rows, start=1):

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from core.actor import Actor
+from core.db import scoped_connection
 from core.errors import NotFoundError
 
 COLUMNS = "ts, level, source, message, attributes, connection_id, dedupe_key, trace_id, received_at, ingested_at"
@@ -55,7 +56,7 @@ def latest(engine: Engine, *, actor: Actor, flt: LogFilter, limit: int = 200) ->
     _check(actor, flt.project_id)
     where, params = _where(flt)
     sql = text(f"SELECT {COLUMNS} FROM log_events WHERE {where} ORDER BY ts DESC LIMIT :limit")
-    with engine.connect() as conn:
+    with scoped_connection(engine, actor=actor) as conn:
         return [dict(row._mapping) for row in conn.execute(sql, {**params, "limit": limit})]
 
 
@@ -64,7 +65,7 @@ def stream(engine: Engine, *, actor: Actor, flt: LogFilter, chunk: int = 5000) -
     _check(actor, flt.project_id)
     where, params = _where(flt)
     sql = text(f"SELECT {COLUMNS} FROM log_events WHERE {where} ORDER BY ts, connection_id, dedupe_key")
-    with engine.connect() as conn:
+    with scoped_connection(engine, actor=actor) as conn:
         result = conn.execution_options(stream_results=True, max_row_buffer=chunk).execute(sql, params)
         for row in result:
             yield dict(row._mapping)
@@ -73,5 +74,5 @@ def stream(engine: Engine, *, actor: Actor, flt: LogFilter, chunk: int = 5000) -
 def count(engine: Engine, *, actor: Actor, flt: LogFilter) -> int:
     _check(actor, flt.project_id)
     where, params = _where(flt)
-    with engine.connect() as conn:
+    with scoped_connection(engine, actor=actor) as conn:
         return conn.execute(text(f"SELECT count(*) FROM log_events WHERE {where}"), params).scalar_one()

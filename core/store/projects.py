@@ -7,10 +7,12 @@ from sqlmodel import Session, select
 from core.actor import Actor
 from core.errors import NotFoundError, UsageError
 from core.models import Project
+from core.permissions import require
 from core.store import audit
 
 
 def create_project(session: Session, *, actor: Actor, name: str) -> Project:
+    require(actor, "admin", action="create projects")
     name = name.strip()
     if not name:
         raise UsageError("project name must not be empty")

@@ -8,6 +8,7 @@ from core.actor import Actor
 from core.errors import NotFoundError, UsageError
 from core.models import Membership, Project, User
 from core.passwords import hash_password
+from core.permissions import require
 from core.store import audit
 from core.store.projects import get_project
 
@@ -17,6 +18,7 @@ ROLES = ("admin", "operator", "viewer")
 def create_user(
     session: Session, *, actor: Actor, username: str, password: str, role: str, projects: list[str] = ()
 ) -> User:
+    require(actor, "admin", action="manage users")
     username = username.strip()
     if not username:
         raise UsageError("username must not be empty")
@@ -48,7 +50,8 @@ def get_user(session: Session, *, username: str) -> User:
     return user
 
 
-def list_users(session: Session) -> list[tuple[User, list[str]]]:
+def list_users(session: Session, *, actor: Actor) -> list[tuple[User, list[str]]]:
+    require(actor, "admin", action="list users")
     users = session.exec(select(User).order_by(User.username)).all()
     rows = session.exec(
         select(Membership.user_id, Project.name).join(Project, Project.id == Membership.project_id)
@@ -60,6 +63,7 @@ def list_users(session: Session) -> list[tuple[User, list[str]]]:
 
 
 def set_password(session: Session, *, actor: Actor, username: str, password: str) -> None:
+    require(actor, "admin", action="set other users' passwords")
     user = get_user(session, username=username)
     try:
         user.password_hash = hash_password(password)
@@ -72,6 +76,7 @@ def set_password(session: Session, *, actor: Actor, username: str, password: str
 
 
 def set_disabled(session: Session, *, actor: Actor, username: str, disabled: bool = True) -> None:
+    require(actor, "admin", action="manage users")
     user = get_user(session, username=username)
     user.disabled = disabled
     session.add(user)
@@ -79,6 +84,7 @@ def set_disabled(session: Session, *, actor: Actor, username: str, disabled: boo
 
 
 def add_membership(session: Session, *, actor: Actor, username: str, project: str) -> None:
+    require(actor, "admin", action="manage memberships")
     user = get_user(session, username=username)
     proj = get_project(session, actor=actor, name=project)
     if session.get(Membership, (user.id, proj.id)) is None:

@@ -87,11 +87,12 @@ def test_throttling_shows_as_status_and_other_connections_go_on(engine, vault, d
     runner.connector.backoff = BackoffPolicy(retries=1, base_s=0.01, cap_s=0.02, max_wait_s=1.0)
     hook, calls = throttle_hook(limit=100)
     runner.connector.client.meta.events.register("before-send.cloudwatch-logs.FilterLogEvents", hook)
+    started = time.monotonic()
     reconciler.poll_all_once()
     status, error = _status(db_url, aws.id)
     assert status == "throttled" and "throttl" in error.lower()
     assert _status(db_url, demo.id) == ("ok", None)
-    assert runner.backoff_until > time.monotonic()
+    assert runner.failures == 1 and runner.backoff_until >= started  # backs off (full jitter) before retrying
     calls["n"] = 1000  # the provider calms down
     runner.backoff_until = 0
     reconciler.poll_all_once()

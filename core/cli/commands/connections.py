@@ -9,7 +9,6 @@ from typing import Any
 
 from core.cli.output import emit, print_json
 from core.connectors import registry
-from core.db import session_scope
 from core.errors import UsageError
 from core.store import connections
 from core.store.projects import get_project
@@ -83,7 +82,7 @@ def _row(connection, project_names: dict[int, str]) -> dict[str, Any]:
 def add_cmd(ctx, args) -> int:
     config = parse_json_arg(args.config, "--config")
     secret = _read_secret(args)
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         project = get_project(session, actor=ctx.actor, name=args.project)
         connection = connections.create_connection(
             session, actor=ctx.actor, vault=ctx.vault, project_id=project.id, name=args.name,
@@ -102,7 +101,7 @@ def _project_names(session, ctx) -> dict[int, str]:
 
 
 def list_cmd(ctx, args) -> int:
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         project_id = get_project(session, actor=ctx.actor, name=args.project).id if args.project else None
         names = _project_names(session, ctx)
         rows = [_row(c, names) for c in connections.list_connections(session, actor=ctx.actor, project_id=project_id)]
@@ -111,7 +110,7 @@ def list_cmd(ctx, args) -> int:
 
 
 def show_cmd(ctx, args) -> int:
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         connection = connections.get_connection(session, actor=ctx.actor, connection_id=args.id)
         row = _row(connection, _project_names(session, ctx))
         row["secret"] = connections.masked_secret(connection, ctx.vault)
@@ -124,7 +123,7 @@ def show_cmd(ctx, args) -> int:
 
 
 def delete_cmd(ctx, args) -> int:
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         connections.delete_connection(session, actor=ctx.actor, connection_id=args.id)
     print(f"deleted connection {args.id}")
     return 0
@@ -132,7 +131,7 @@ def delete_cmd(ctx, args) -> int:
 
 def state_cmd(state: str):
     def handler(ctx, args) -> int:
-        with session_scope(ctx.engine) as session:
+        with ctx.session() as session:
             connections.set_desired_state(session, actor=ctx.actor, connection_id=args.id, state=state)
         print(f"connection {args.id} -> {state}")
         return 0
@@ -143,7 +142,7 @@ def state_cmd(state: str):
 def test_cmd(ctx, args) -> int:
     from core.connectors.testing import test_connection
 
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         connection = connections.get_connection(session, actor=ctx.actor, connection_id=args.id)
         result = test_connection(connection.provider, connection.config, connections.decrypt_secret(connection, ctx.vault))
     if args.json:

@@ -23,15 +23,15 @@ def url(ctx, args) -> int:
 
 
 def run_migrations(ctx, args) -> int:
-    before = migrate.current_revision(ctx.engine)
-    migrate.upgrade(ctx.engine)
-    after = migrate.current_revision(ctx.engine)
+    before = migrate.current_revision(ctx.owner_engine)
+    migrate.upgrade(ctx.owner_engine)
+    after = migrate.current_revision(ctx.owner_engine)
     print(f"database at revision {after}" + ("" if before != after else " (already up to date)"))
     return 0
 
 
 def status_cmd(ctx, args) -> int:
-    current, head = migrate.current_revision(ctx.engine), migrate.head_revision()
+    current, head = migrate.current_revision(ctx.owner_engine), migrate.head_revision()
     if args.json:
         print_json({"current": current, "head": head, "up_to_date": current == head})
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from core.cli.output import print_json, progress
-from core.db import session_scope
 from core.store.keys import rotate_secrets
 from core.vault import generate_key
 
@@ -25,7 +24,7 @@ def generate_cmd(ctx, args) -> int:
 
 
 def rotate_cmd(ctx, args) -> int:
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         count = rotate_secrets(session, actor=ctx.actor, vault=ctx.vault, progress=progress("re-encrypting"))
     print_json({"rotated": count}) if args.json else print(f"re-encrypted {count} secret(s) with the newest key")
     return 0

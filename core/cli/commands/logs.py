@@ -9,7 +9,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from core.db import session_scope
 from core.errors import UsageError
 from core.levels import level_name, parse_level_name
 from core.store import logs
@@ -62,7 +61,7 @@ def _filter(ctx, args) -> logs.LogFilter:
         min_level = parse_level_name(args.level) if args.level else None
     except ValueError as exc:
         raise UsageError(f"--level: {exc}") from None
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         project = get_project(session, actor=ctx.actor, name=args.project)
     return logs.LogFilter(project_id=project.id, min_level=min_level, grep=args.grep,
                           connection_ids=tuple(args.connection), since=parse_since(args.since))

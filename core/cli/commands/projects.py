@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from core.cli.output import emit, print_json
-from core.db import session_scope
 from core.store import projects
 
 
@@ -20,14 +19,14 @@ def register(sub) -> None:
 
 
 def add_cmd(ctx, args) -> int:
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         project = projects.create_project(session, actor=ctx.actor, name=args.name)
         print_json({"id": project.id}) if args.json else print(f"created project {project.name} (id {project.id})")
     return 0
 
 
 def list_cmd(ctx, args) -> int:
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         rows = [p.model_dump() for p in projects.list_projects(session, actor=ctx.actor)]
     emit(rows, ["id", "name", "created_at"], args.json)
     return 0

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from core import migrate
 from core.bootstrap import bootstrap
-from core.db import session_scope
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -40,8 +39,8 @@ def dashboard_argv(port: int) -> list[str]:
 def up_cmd(ctx, args) -> int:
     settings = ctx.settings
     print(f"database: {'embedded, data in ' + str(settings.pgdata) if settings.embedded else 'DATABASE_URL'}")
-    migrate.upgrade(ctx.engine)
-    with session_scope(ctx.engine) as session:
+    migrate.upgrade(ctx.owner_engine)
+    with ctx.session() as session:
         result = bootstrap(
             session, vault=ctx.vault, admin_password=settings.admin_password, with_demo=not args.no_demo
         )

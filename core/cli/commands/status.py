@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core.cli.output import emit, print_json
-from core.db import session_scope
 from core.store import connections
 from core.store.maintenance import live_workers
 
@@ -18,7 +17,7 @@ def register(sub) -> None:
 
 def status_cmd(ctx, args) -> int:
     now = datetime.now(UTC)
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         workers = [{"id": w.id, "host": w.host, "pid": w.pid, "version": w.version, "started_at": w.started_at,
                     "seconds_since_beat": round((now - w.last_beat).total_seconds(), 1)}
                    for w in live_workers(session)]

@@ -6,7 +6,6 @@ import getpass
 import sys
 
 from core.cli.output import emit, print_json
-from core.db import session_scope
 from core.errors import UsageError
 from core.store import users
 
@@ -46,7 +45,7 @@ def read_password(from_stdin: bool) -> str:
 
 def add_cmd(ctx, args) -> int:
     password = read_password(args.password_stdin)
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         user = users.create_user(
             session, actor=ctx.actor, username=args.username, password=password, role=args.role,
             projects=args.project,
@@ -56,11 +55,11 @@ def add_cmd(ctx, args) -> int:
 
 
 def list_cmd(ctx, args) -> int:
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         rows = [
             {"id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled, "projects": p,
              "last_login_at": u.last_login_at}
-            for u, p in users.list_users(session)
+            for u, p in users.list_users(session, actor=ctx.actor)
         ]
     emit(rows, ["id", "username", "role", "disabled", "projects", "last_login_at"], args.json)
     return 0
@@ -68,14 +67,14 @@ def list_cmd(ctx, args) -> int:
 
 def passwd_cmd(ctx, args) -> int:
     password = read_password(args.password_stdin)
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         users.set_password(session, actor=ctx.actor, username=args.username, password=password)
     print(f"password of {args.username} changed")
     return 0
 
 
 def disable_cmd(ctx, args) -> int:
-    with session_scope(ctx.engine) as session:
+    with ctx.session() as session:
         users.set_disabled(session, actor=ctx.actor, username=args.username)
     print(f"user {args.username} disabled")
     return 0
