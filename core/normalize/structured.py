@@ -86,7 +86,8 @@ def merge_attributes(
     with a different value the JSON's goes under ``key + CLASH_SUFFIX``: nothing is lost, and
     the provider's value (which the connector mapped on purpose) keeps the plain name.
     ``skip`` is the JSON key already shown as the message (not stored twice)."""
-    merged = dict(provider) if provider else {}
+    # provider payloads (GCP jsonPayload, Azure columns) may hold NULs: jsonb refuses them
+    merged = _scrub_value(dict(provider)) if provider else {}
     if parsed:
         for key, value in parsed.items():
             if key == skip:

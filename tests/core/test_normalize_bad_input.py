@@ -208,3 +208,17 @@ def test_raw_event_is_not_mutated():
     normalize(event, now=NOW)
     assert attributes == {"aws": {"log_stream": "s"}}
     assert event.ts is None
+
+
+def test_nul_bytes_inside_provider_attributes_are_replaced():
+    from datetime import UTC, datetime
+
+    from core.events import RawEvent
+    from core.normalize import normalize
+
+    now = datetime.now(UTC)
+    raw = RawEvent(dedupe_key="k", ts=now, message="m", source="s", received_at=now,
+                   attributes={"payload": {"bad\x00key": ["a\x00b", 1]}, "ok": "x"})
+    event = normalize(raw, now=now)
+    assert "\x00" not in repr(event.attributes)
+    assert event.attributes["ok"] == "x"
