@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -13,6 +13,7 @@ from core.actor import Actor
 from core.db import scoped_connection
 from core.errors import NotFoundError
 
+SUBSTRING_WINDOW = timedelta(minutes=15)  # how far back a search also matches inside words
 COLUMNS = "ts, level, source, message, attributes, connection_id, dedupe_key, trace_id, received_at, ingested_at"
 
 
@@ -20,8 +21,10 @@ COLUMNS = "ts, level, source, message, attributes, connection_id, dedupe_key, tr
 class LogFilter:
     project_id: int
     min_level: int | None = None
-    grep: str | None = None  # case-insensitive substring
+    grep: str | None = None  # case-insensitive substring (a scan: keep the time range short)
+    search: str | None = None  # full-text words (websearch syntax: "quoted phrase", -exclude, or)
     connection_ids: tuple[int, ...] = ()
+    sources: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
 
@@ -34,6 +37,12 @@ def _where(flt: LogFilter) -> tuple[str, dict[str, Any]]:
     if flt.grep:
         clauses.append("message ILIKE :grep")
         params["grep"] = "%" + flt.grep.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if flt.search:
+        clauses.append("to_tsvector('simple', message) @@ websearch_to_tsquery('simple', :search)")
+        params["search"] = flt.search
+    if flt.sources:
+        clauses.append("source = ANY(:sources)")
+        params["sources"] = list(flt.sources)
     if flt.connection_ids:
         clauses.append("connection_id = ANY(:connection_ids)")
         params["connection_ids"] = list(flt.connection_ids)
@@ -52,8 +61,27 @@ def _check(actor: Actor, project_id: int) -> None:
 
 
 def latest(engine: Engine, *, actor: Actor, flt: LogFilter, limit: int = 200) -> list[dict[str, Any]]:
-    """Newest ``limit`` events matching the filter, newest first."""
+    """Newest ``limit`` events matching the filter, newest first.
+
+    A full-text ``search`` matches whole words over the whole range (the index), and also any
+    substring within the recent window (a short scan): log text is full of paths, dotted names
+    and key=value pairs that the word parser does not split the way people search them.
+    """
     _check(actor, flt.project_id)
+    if not flt.search:
+        return _latest(engine, actor, flt, limit)
+    recent = datetime.now(timezone.utc) - SUBSTRING_WINDOW
+    substring = replace(flt, search=None, grep=flt.search, since=max(flt.since or recent, recent))
+    rows = {_key(r): r for r in _latest(engine, actor, flt, limit)}
+    rows.update((_key(r), r) for r in _latest(engine, actor, substring, limit))
+    return sorted(rows.values(), key=lambda r: r["ts"], reverse=True)[:limit]
+
+
+def _key(row: dict[str, Any]) -> tuple:
+    return row["connection_id"], row["dedupe_key"], row["ts"]
+
+
+def _latest(engine: Engine, actor: Actor, flt: LogFilter, limit: int) -> list[dict[str, Any]]:
     where, params = _where(flt)
     sql = text(f"SELECT {COLUMNS} FROM log_events WHERE {where} ORDER BY ts DESC LIMIT :limit")
     with scoped_connection(engine, actor=actor) as conn:
@@ -76,3 +104,21 @@ def count(engine: Engine, *, actor: Actor, flt: LogFilter) -> int:
     where, params = _where(flt)
     with scoped_connection(engine, actor=actor) as conn:
         return conn.execute(text(f"SELECT count(*) FROM log_events WHERE {where}"), params).scalar_one()
+
+
+def count_newer(engine: Engine, *, actor: Actor, flt: LogFilter, after: datetime, cap: int = 10_000) -> int:
+    """How many matching events are newer than ``after`` (for "N new while paused"), capped."""
+    _check(actor, flt.project_id)
+    where, params = _where(flt)
+    sql = text(f"SELECT count(*) FROM (SELECT 1 FROM log_events WHERE {where} AND ts > :after LIMIT :cap) s")
+    with scoped_connection(engine, actor=actor) as conn:
+        return conn.execute(sql, {**params, "after": after, "cap": cap}).scalar_one()
+
+
+def recent_sources(engine: Engine, *, actor: Actor, project_id: int, limit: int = 200) -> list[str]:
+    """Sources seen in the newest events (for filter choices), most frequent first."""
+    _check(actor, project_id)
+    sql = text("""SELECT source FROM (SELECT source FROM log_events WHERE project_id = :p
+                  ORDER BY ts DESC LIMIT 5000) s GROUP BY source ORDER BY count(*) DESC LIMIT :limit""")
+    with scoped_connection(engine, actor=actor) as conn:
+        return list(conn.execute(sql, {"p": project_id, "limit": limit}).scalars())

@@ -23,3 +23,11 @@ def table_counts(session: Session) -> dict[str, int]:
         else:
             counts[table] = session.exec(text(f"SELECT count(*) FROM {table}")).one()[0]  # noqa: S608 (fixed names)
     return counts
+
+
+def unread_alerts(session: Session, *, project_id: int) -> int:
+    """Open alerts nobody has read yet (the sidebar badge)."""
+    return session.exec(
+        text("SELECT count(*) FROM alerts WHERE project_id = :p AND NOT read AND state <> 'resolved'"),
+        params={"p": project_id},
+    ).one()[0]
