@@ -22,6 +22,7 @@ run: $(VENV)/.installed  ## start database (embedded unless DATABASE_URL), worke
 	$(PY) -m core.cli up
 
 test: $(VENV)/.installed-dev  ## the whole suite on a real (embedded) PostgreSQL
+	$(PY) -m tests.browser_setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev  ## benchmarks; prints ratios measured in the same run

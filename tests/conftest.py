@@ -123,4 +123,6 @@ def repo_root() -> Path:
 
 
 # local cloud peers, shared by the connector, pipeline and worker tests
+from tests.peers.azure_monitor import azure_peer, azure_peer_server  # noqa: E402, F401
+from tests.peers.gcp_logging import gcp_peer, gcp_peer_server  # noqa: E402, F401
 from tests.peers.moto import enforce_iam, moto, moto_server  # noqa: E402, F401
