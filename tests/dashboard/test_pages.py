@@ -102,3 +102,24 @@ def test_account_page_changes_password(app, engine):
 
 def _nav_titles(at):
     return [str(getattr(el, "proto", el)) for el in at.sidebar]
+
+
+def test_every_provider_has_a_form_and_test_connection_works(app):
+    at = app("otto", page="connections")
+    for provider in ("aws", "azure", "gcp", "demo"):
+        at.selectbox(key="new_provider").select(provider).run()
+        assert not at.exception, provider
+        assert at.text_input(key=f"new.{provider}.name")
+    at.text_input(key="new.demo.name").input("more-demo")
+    at.button(key="FormSubmitter:new_demo-Test connection").click().run()
+    assert any("Demo generator ready" in s.value for s in at.success)
+
+
+def test_operator_pauses_and_deletes_a_connection(app, world, db_url):
+    at = app("otto", page="connections")
+    at.dataframe(key="connections_table")  # the table is there
+    at.session_state["connections_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    at.button(key="state_paused").click().run()
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT desired_state FROM connections WHERE name = 'demo-a'").fetchone()[0] == "paused"
