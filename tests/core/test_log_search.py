@@ -1,0 +1,40 @@
+"""Search semantics of the live view: whole words over the range, substrings in the recent window."""
+
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+
+from core.actor import Actor
+from core.store import logs
+
+ADMIN = Actor.system("cli")
+
+
+def _insert(db_url, rows):
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO projects (id, name) VALUES (1, 'p')")
+        conn.execute("INSERT INTO connections (id, project_id, name, provider) VALUES (1, 1, 'c', 'demo')")
+        for key, (age, message) in enumerate(rows):
+            ts = datetime.now(timezone.utc) - age
+            conn.execute("INSERT INTO log_events (project_id, connection_id, ts, received_at, level, source, message, "
+                         "dedupe_key) VALUES (1, 1, %s, %s, 2, 's', %s, %s)", (ts, ts, message, str(key)))
+
+
+def _search(engine, query, since=timedelta(days=3)):
+    flt = logs.LogFilter(project_id=1, search=query, since=datetime.now(timezone.utc) - since)
+    return [r["message"] for r in logs.latest(engine, actor=ADMIN, flt=flt)]
+
+
+def test_words_match_over_the_range_and_substrings_only_recently(engine, db_url):
+    _insert(db_url, [
+        (timedelta(days=2), "payment Declined for order 17"),
+        (timedelta(hours=5), "GET /healthz 200"),
+        (timedelta(minutes=1), "GET /healthz 200 recent"),
+        (timedelta(minutes=2), "unrelated line"),
+    ])
+    assert _search(engine, "declined") == ["payment Declined for order 17"]  # a word, days ago, any case
+    # "healthz" is inside the path token "/healthz": found by substring in the recent window only
+    assert _search(engine, "healthz") == ["GET /healthz 200 recent"]
+    assert _search(engine, "declined -order") == []
+    assert _search(engine, "declined or unrelated") == ["unrelated line", "payment Declined for order 17"]
+    assert _search(engine, '"order 17"') == ["payment Declined for order 17"]
