@@ -97,10 +97,23 @@ def _key(row: dict[str, Any]) -> tuple:
 
 
 def _latest(engine: Engine, actor: Actor, flt: LogFilter, limit: int) -> list[dict[str, Any]]:
+    if flt.search and not flt.grep:
+        return _search(engine, actor, flt, limit)
     where, params = _where(flt)
     sql = text(f"SELECT {COLUMNS} FROM log_events WHERE {where} ORDER BY ts DESC LIMIT :limit")
     with scoped_connection(engine, actor=actor) as conn:
         return [dict(row._mapping) for row in conn.execute(sql, {**params, "limit": limit})]
+
+
+def _search(engine: Engine, actor: Actor, flt: LogFilter, limit: int) -> list[dict[str, Any]]:
+    """Full-text search through loglytics_search_events (migration 0003): the same project scope
+    as row-level security, checked by the function, with the partitions' GIN indexes usable."""
+    sql = text("SELECT * FROM loglytics_search_events(:p, :q, :words, :since, :until, :level, :conns, :sources, :n)")
+    params = {"p": flt.project_id, "q": flt.search, "words": _required_words(flt.search), "since": flt.since,
+              "until": flt.until, "level": flt.min_level, "conns": list(flt.connection_ids) or None,
+              "sources": list(flt.sources) or None, "n": limit}
+    with scoped_connection(engine, actor=actor) as conn:
+        return [dict(row._mapping) for row in conn.execute(sql, params)]
 
 
 def stream(engine: Engine, *, actor: Actor, flt: LogFilter, chunk: int = 5000) -> Iterator[dict[str, Any]]:

@@ -103,3 +103,17 @@ def test_audit_log_is_append_only_for_the_application_roles(app_engine, worker_e
                 conn.execute(text(statement))
     with scoped_connection(app_engine, actor=ADMIN) as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() > 0
+
+
+def test_full_text_search_function_refuses_projects_outside_the_scope(app_engine, two_projects):
+    viewer = _viewer(app_engine)
+    search = text("SELECT count(*) FROM loglytics_search_events(:p, 'B', NULL, NULL, NULL, NULL, NULL, NULL, 10)")
+    with scoped_connection(app_engine, actor=viewer) as conn:
+        assert conn.execute(search, {"p": two_projects["A"]}).scalar_one() == 0  # A's rows say "A n"
+    with pytest.raises(DBAPIError, match="not visible"), scoped_connection(app_engine, actor=viewer) as conn:
+        conn.execute(search, {"p": two_projects["B"]})
+    with pytest.raises(DBAPIError, match="not visible"), app_engine.begin() as conn:  # no scope at all
+        conn.execute(search, {"p": two_projects["A"]})
+    admin = auth.login(app_engine, username="ada", password=PASSWORD, source="dashboard").actor
+    with scoped_connection(app_engine, actor=admin) as conn:
+        assert conn.execute(search, {"p": two_projects["B"]}).scalar_one() == 5
