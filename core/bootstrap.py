@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from core.actor import Actor
+from core.alerts.defaults import ensure_demo_alerting
 from core.models import Connection, User
 from core.passwords import generate_password
 from core.store import connections, projects, users
@@ -44,5 +45,7 @@ def bootstrap(
             session, actor=actor, vault=vault, project_id=project.id, name=DEMO, provider="demo",
             config={"seed": secrets.randbelow(2**31)},
         )
+        # an inbox channel and an "error burst" rule, so the demo's bursts show up as alerts
+        ensure_demo_alerting(session, actor=actor, vault=vault, project_id=project.id)
         result.created_demo = True
     return result

@@ -126,3 +126,5 @@ def repo_root() -> Path:
 from tests.peers.azure_monitor import azure_peer, azure_peer_server  # noqa: E402, F401
 from tests.peers.gcp_logging import gcp_peer, gcp_peer_server  # noqa: E402, F401
 from tests.peers.moto import enforce_iam, moto, moto_server  # noqa: E402, F401
+from tests.peers.smtp import smtp_cert, smtp_server  # noqa: E402, F401
+from tests.peers.webhooks import webhook_server  # noqa: E402, F401

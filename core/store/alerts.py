@@ -21,7 +21,7 @@ from core.store import audit
 STATE_FILTERS = ("open", "firing", "acknowledged", "silenced", "resolved", "all")
 
 
-def _pg(session: Session) -> psycopg.Connection:
+def pg_connection(session: Session) -> psycopg.Connection:
     """The session's own psycopg connection: same transaction as the ORM work and the audit row."""
     session.flush()
     return session.connection().connection.driver_connection
@@ -58,7 +58,7 @@ def list_alerts(
 
 def acknowledge(session: Session, *, actor: Actor, alert_id: int, comment: str | None = None) -> Alert:
     alert = get_alert(session, actor=actor, alert_id=alert_id)
-    lifecycle.acknowledge(_pg(session), alert_id=alert_id, user_id=actor.user_id, comment=comment)
+    lifecycle.acknowledge(pg_connection(session), alert_id=alert_id, user_id=actor.user_id, comment=comment)
     audit.record(session, actor=actor, action="alert.ack", target=f"alert:{alert_id}", project_id=alert.project_id,
                  details={"comment": comment} if comment else {})
     return get_alert(session, actor=actor, alert_id=alert_id)
@@ -66,7 +66,7 @@ def acknowledge(session: Session, *, actor: Actor, alert_id: int, comment: str |
 
 def resolve(session: Session, *, actor: Actor, alert_id: int) -> Alert:
     alert = get_alert(session, actor=actor, alert_id=alert_id)
-    lifecycle.resolve(_pg(session), alert_id=alert_id, user_id=actor.user_id)
+    lifecycle.resolve(pg_connection(session), alert_id=alert_id, user_id=actor.user_id)
     audit.record(session, actor=actor, action="alert.resolve", target=f"alert:{alert_id}",
                  project_id=alert.project_id)
     return get_alert(session, actor=actor, alert_id=alert_id)
@@ -76,7 +76,7 @@ def silence(session: Session, *, actor: Actor, alert_id: int, until: datetime) -
     alert = get_alert(session, actor=actor, alert_id=alert_id)
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
-    lifecycle.silence(_pg(session), alert_id=alert_id, until=until)
+    lifecycle.silence(pg_connection(session), alert_id=alert_id, until=until)
     audit.record(session, actor=actor, action="alert.silence", target=f"alert:{alert_id}",
                  project_id=alert.project_id, details={"until": until.isoformat()})
     return get_alert(session, actor=actor, alert_id=alert_id)
@@ -84,7 +84,7 @@ def silence(session: Session, *, actor: Actor, alert_id: int, until: datetime) -
 
 def mark_read(session: Session, *, actor: Actor, alert_id: int, read: bool = True) -> Alert:
     alert = get_alert(session, actor=actor, alert_id=alert_id)
-    lifecycle.mark_read(_pg(session), alert_id=alert_id, read=read)
+    lifecycle.mark_read(pg_connection(session), alert_id=alert_id, read=read)
     audit.record(session, actor=actor, action="alert.read" if read else "alert.unread", target=f"alert:{alert_id}",
                  project_id=alert.project_id)
     return get_alert(session, actor=actor, alert_id=alert_id)
@@ -93,7 +93,7 @@ def mark_read(session: Session, *, actor: Actor, alert_id: int, read: bool = Tru
 def notifications(session: Session, *, actor: Actor, alert_id: int) -> list[dict[str, Any]]:
     """Each delivery of an alert and its status (pending, sending, sent, dead) with the last error."""
     alert = get_alert(session, actor=actor, alert_id=alert_id)
-    rows = _pg(session).execute(
+    rows = pg_connection(session).execute(
         "SELECT n.id, c.name, c.type, n.event, n.status, n.attempts, n.next_attempt_at, n.last_error, n.sent_at "
         "FROM notifications n JOIN channels c ON c.id = n.channel_id WHERE n.alert_id = %s ORDER BY n.id",
         (alert.id,),

@@ -97,7 +97,7 @@ def error_rate_thresholds(engine: Engine, *, actor: Actor, project_id: int) -> l
     out = []
     for row in rows:
         options = row["options"] or {}
-        value = options.get("threshold_pct", options.get("rate_pct", options.get("threshold")))
+        value = options.get("percent")
         if isinstance(value, int | float):
             out.append({"name": row["name"], "threshold_pct": float(value)})
     return out

@@ -105,3 +105,14 @@ def delete_rule(session: Session, *, actor: Actor, rule_id: int) -> None:
     session.delete(rule)
     audit.record(session, actor=actor, action="rule.delete", target=f"rule:{rule_id}", project_id=rule.project_id,
                  details={"name": rule.name, "type": rule.type})
+
+
+def backtest(session: Session, *, actor: Actor, rule_id: int, since: datetime, until: datetime | None = None):
+    """Replay a rule over stored history (see core.alerts.backtest); nothing is written."""
+    from core.alerts.backtest import backtest as replay
+    from core.alerts.lifecycle import load_rule
+    from core.store.alerts import pg_connection
+
+    get_rule(session, actor=actor, rule_id=rule_id)  # visibility
+    conn = pg_connection(session)
+    return replay(conn, load_rule(conn, rule_id), since=since, until=until)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.alerts.backtest import backtest
-from core.alerts.lifecycle import load_rule
 from core.alerts.rules import RULE_TYPES, SEVERITIES
 from core.cli.commands.connections import parse_json_arg
 from core.cli.commands.logs import parse_since
 from core.cli.output import emit, print_json, print_table
 from core.errors import UsageError
 from core.store import channels, rules
-from core.store.alerts import _pg
 from core.store.projects import get_project, list_projects
 
 COLUMNS = ["id", "project", "name", "type", "severity", "enabled", "channels", "summary"]
@@ -135,13 +132,11 @@ def backtest_cmd(ctx, args) -> int:
     if until is not None and until <= since:
         raise UsageError("--until must be after --since")
     with ctx.session() as session:
-        rules.get_rule(session, actor=ctx.actor, rule_id=args.id)  # visibility
-        conn = _pg(session)
-        result = backtest(conn, load_rule(conn, args.id), since=since, until=until)
+        result = rules.backtest(session, actor=ctx.actor, rule_id=args.id, since=since, until=until)
     if args.json:
         print_json(result.as_dict())
         return 0
-    print(f"rule {result.rule_id} {result.rule!r} ({result.rule_type}) from {result.since:%Y-%m-%d %H:%M} "
+    print(f"rule {result.rule_id} {result.rule_name!r} ({result.rule_type}) from {result.since:%Y-%m-%d %H:%M} "
           f"to {result.until:%Y-%m-%d %H:%M} UTC")
     print(f"alerts: {result.alerts}   notifications: {result.notifications} "
           f"({', '.join(f'{k} {v}' for k, v in sorted(result.by_event.items())) or 'none'})   "
