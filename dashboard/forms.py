@@ -30,12 +30,12 @@ def _label(name: str, info: FieldInfo) -> str:
 
 
 def model_form(model: type[BaseModel], *, key: str, current: dict[str, Any] | None = None,
-               secret: bool = False, editing: bool = False) -> dict[str, Any]:
+               secret: bool = False, editing: bool = False, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Render one widget per field; return the entered values (unset optional fields left out)."""
     values: dict[str, Any] = {}
     current = current or {}
     for name, info in model.model_fields.items():
-        if name in _SKIP:
+        if name in _SKIP or name in skip:
             continue
         kind = _base_type(info.annotation)
         default = current.get(name, None if info.is_required() else info.get_default(call_default_factory=True))

@@ -16,6 +16,7 @@ from core.actor import Actor
 from core.alerts import lifecycle
 from core.errors import NotFoundError, UsageError
 from core.models import Alert, AlertRule
+from core.permissions import require
 from core.store import audit
 
 STATE_FILTERS = ("open", "firing", "acknowledged", "silenced", "resolved", "all")
@@ -58,6 +59,7 @@ def list_alerts(
 
 def acknowledge(session: Session, *, actor: Actor, alert_id: int, comment: str | None = None) -> Alert:
     alert = get_alert(session, actor=actor, alert_id=alert_id)
+    require(actor, "operator", project_id=alert.project_id, action="acknowledge alerts")
     lifecycle.acknowledge(pg_connection(session), alert_id=alert_id, user_id=actor.user_id, comment=comment)
     audit.record(session, actor=actor, action="alert.ack", target=f"alert:{alert_id}", project_id=alert.project_id,
                  details={"comment": comment} if comment else {})
@@ -66,6 +68,7 @@ def acknowledge(session: Session, *, actor: Actor, alert_id: int, comment: str |
 
 def resolve(session: Session, *, actor: Actor, alert_id: int) -> Alert:
     alert = get_alert(session, actor=actor, alert_id=alert_id)
+    require(actor, "operator", project_id=alert.project_id, action="resolve alerts")
     lifecycle.resolve(pg_connection(session), alert_id=alert_id, user_id=actor.user_id)
     audit.record(session, actor=actor, action="alert.resolve", target=f"alert:{alert_id}",
                  project_id=alert.project_id)
@@ -74,6 +77,7 @@ def resolve(session: Session, *, actor: Actor, alert_id: int) -> Alert:
 
 def silence(session: Session, *, actor: Actor, alert_id: int, until: datetime) -> Alert:
     alert = get_alert(session, actor=actor, alert_id=alert_id)
+    require(actor, "operator", project_id=alert.project_id, action="silence alerts")
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
     lifecycle.silence(pg_connection(session), alert_id=alert_id, until=until)

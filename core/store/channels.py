@@ -14,6 +14,7 @@ from core.actor import Actor
 from core.errors import NotFoundError, UsageError
 from core.models import Channel, Project
 from core.notifiers import registry
+from core.permissions import require
 from core.store import audit
 from core.store.connections import MASK, _plain_secret
 from core.vault import Vault
@@ -34,8 +35,7 @@ def create_channel(
     session: Session, *, actor: Actor, vault: Vault, project_id: int, name: str, type: str,
     config: dict[str, Any], secret: dict[str, Any] | None = None, enabled: bool = True,
 ) -> Channel:
-    if not actor.can_see(project_id):
-        raise NotFoundError("no such project")
+    require(actor, "operator", project_id=project_id, action="create channels")
     name = name.strip()
     if not name:
         raise UsageError("channel name must not be empty")
@@ -91,6 +91,7 @@ def update_channel(
 ) -> Channel:
     """Change options, replace the secret (``secret=None`` keeps it: 'leave blank to keep'), enable/disable."""
     channel = get_channel(session, actor=actor, channel_id=channel_id)
+    require(actor, "operator", project_id=channel.project_id, action="edit channels")
     current = decrypt_secret(channel, vault)
     options, checked = validate(channel.type, config if config is not None else channel.config,
                                 secret if secret is not None else current)
@@ -116,6 +117,7 @@ def update_channel(
 def delete_channel(session: Session, *, actor: Actor, channel_id: int) -> None:
     """Deletes the channel and its queued or past deliveries; rules naming it stop notifying it."""
     channel = get_channel(session, actor=actor, channel_id=channel_id)
+    require(actor, "operator", project_id=channel.project_id, action="delete channels")
     session.delete(channel)
     audit.record(session, actor=actor, action="channel.delete", target=f"channel:{channel_id}",
                  project_id=channel.project_id, details={"name": channel.name, "type": channel.type})
@@ -127,6 +129,7 @@ def send_test(session: Session, *, actor: Actor, vault: Vault, channel_id: int,
     from core.alerts.dispatcher import send_test
 
     channel = get_channel(session, actor=actor, channel_id=channel_id)
+    require(actor, "operator", project_id=channel.project_id, action="send test notifications")
     project = session.get(Project, channel.project_id)
     ok, message = send_test(channel_type=channel.type, config=channel.config, secret=decrypt_secret(channel, vault),
                             project=project.name if project else "", channel_name=channel.name,

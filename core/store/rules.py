@@ -11,6 +11,7 @@ from core.actor import Actor
 from core.alerts.rules import check_severity, parse_options, rule_type
 from core.errors import NotFoundError, UsageError
 from core.models import AlertRule, Channel
+from core.permissions import require
 from core.store import audit
 
 
@@ -35,8 +36,7 @@ def create_rule(
     session: Session, *, actor: Actor, project_id: int, name: str, type: str, options: dict[str, Any],
     severity: str = "warning", enabled: bool = True,
 ) -> AlertRule:
-    if not actor.can_see(project_id):
-        raise NotFoundError("no such project")
+    require(actor, "operator", project_id=project_id, action="create rules")
     name = name.strip()
     if not name:
         raise UsageError("rule name must not be empty")
@@ -74,6 +74,7 @@ def update_rule(
     severity: str | None = None,
 ) -> AlertRule:
     rule = get_rule(session, actor=actor, rule_id=rule_id)
+    require(actor, "operator", project_id=rule.project_id, action="edit rules")
     changed: dict[str, Any] = {}
     if options is not None:
         rule.options = _validated(session, rule.project_id, rule.type, options)
@@ -91,6 +92,7 @@ def update_rule(
 
 def set_enabled(session: Session, *, actor: Actor, rule_id: int, enabled: bool) -> AlertRule:
     rule = get_rule(session, actor=actor, rule_id=rule_id)
+    require(actor, "operator", project_id=rule.project_id, action="enable or disable rules")
     rule.enabled = enabled
     rule.updated_at = datetime.now(UTC)
     session.add(rule)
@@ -101,6 +103,7 @@ def set_enabled(session: Session, *, actor: Actor, rule_id: int, enabled: bool) 
 
 def delete_rule(session: Session, *, actor: Actor, rule_id: int) -> None:
     """Deletes the rule with its alerts and their notifications (history goes with it)."""
+    require(actor, "operator", project_id=rule.project_id, action="delete rules")
     rule = get_rule(session, actor=actor, rule_id=rule_id)
     session.delete(rule)
     audit.record(session, actor=actor, action="rule.delete", target=f"rule:{rule_id}", project_id=rule.project_id,
@@ -116,3 +119,21 @@ def backtest(session: Session, *, actor: Actor, rule_id: int, since: datetime, u
     get_rule(session, actor=actor, rule_id=rule_id)  # visibility
     conn = pg_connection(session)
     return replay(conn, load_rule(conn, rule_id), since=since, until=until)
+
+
+def preview_backtest(session: Session, *, actor: Actor, project_id: int, type: str, options: dict[str, Any],
+                     since: datetime, severity: str = "warning", until: datetime | None = None):
+    """Backtest a rule before it is saved (the form's preview); nothing is written."""
+    from core.alerts.backtest import backtest as replay
+    from core.alerts.rules import compile_rule
+    from core.models import Project
+    from core.store.alerts import pg_connection
+
+    if not actor.can_see(project_id):
+        raise NotFoundError("no such project")
+    rule_type(type)
+    checked = _validated(session, project_id, type, options)
+    project = session.get(Project, project_id)
+    rule = compile_rule(id=0, project_id=project_id, project_name=project.name, name="(preview)", type=type,
+                        severity=check_severity(severity), options=checked)
+    return replay(pg_connection(session), rule, since=since, until=until)
