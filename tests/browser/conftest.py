@@ -11,11 +11,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from core.actor import Actor
 from core.db import session_scope
-from core.store import connections, projects, users
+from core.alerts.defaults import ensure_demo_alerting
+from core.store import connections, projects, rules, users
 from tests.browser_setup import find_chromium
 from tests.conftest import repo_root
 
@@ -53,14 +55,23 @@ def screenshot_dir(request) -> Path:
 
 
 @pytest.fixture
-def live_system(app_env, engine, vault):
+def live_system(app_env, engine, vault, db_url):
     """Admin + a demo project streaming through a real worker, and the dashboard on a free port."""
     with session_scope(engine) as session:
         project = projects.create_project(session, actor=ADMIN, name="demo")
         users.create_user(session, actor=ADMIN, username="admin", password=PASSWORD, role="admin")
         connections.create_connection(session, actor=ADMIN, vault=vault, project_id=project.id, name="demo",
                                       provider="demo", config={"seed": 7, "rate_per_s": 20, "poll_interval_s": 1,
-                                                               "error_burst_every_s": 60, "max_backfill_s": 120})
+                                                               "error_burst_every_s": 0, "max_backfill_s": 120})
+        ensure_demo_alerting(session, actor=ADMIN, vault=vault, project_id=project.id)
+        # a rule the demo never matches: the inbox holds exactly the alert planted below
+        rule = rules.create_rule(session, actor=ADMIN, project_id=project.id, name="payment errors",
+                                 type="pattern", options={"pattern": "never-matches-[0-9]{40}"}, severity="critical")
+        project_id, rule_id = project.id, rule.id
+    with psycopg.connect(db_url) as conn:  # one firing alert to acknowledge, whatever the demo does meanwhile
+        conn.execute("INSERT INTO alerts (project_id, rule_id, fingerprint, title, severity, samples) VALUES "
+                     "(%s, %s, 'browser', 'payments: charge failed (browser test)', 'critical', "
+                     "'[{\"message\": \"charge failed: processor returned 402\"}]')", (project_id, rule_id))
     env = {**os.environ, **app_env, "PYTHONUNBUFFERED": "1"}
     port = free_port()
     worker = subprocess.Popen([sys.executable, "-m", "worker"], cwd=repo_root(), env=env,
