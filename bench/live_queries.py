@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench.common import BenchDB, bench_database, print_table, progress, verdict
 
@@ -24,7 +24,8 @@ INSERT INTO log_events (project_id, connection_id, ts, received_at, level, sourc
 SELECT p, p, t, t,
        CASE WHEN mod(i, 50) = 0 THEN 5 WHEN mod(i, 20) = 0 THEN 4 ELSE 2 END,
        'svc-' || (mod(i, 12)),
-       format('%%s /api/items/%%s %%s %%sms user=u%%s trace=%%s%%s', (ARRAY['GET','POST','PUT'])[1 + mod(i, 3)], mod(i, 1000),
+       format('%%s /api/items/%%s %%s %%sms user=u%%s trace=%%s%%s', (ARRAY['GET','POST','PUT'])[1 + mod(i, 3)],
+              mod(i, 1000),
               CASE WHEN mod(i, 50) = 0 THEN 503 ELSE 200 END, mod(i, 700), mod(i, 997), md5(i::text),
               CASE WHEN mod(i, 100000) = 8 THEN ' """ + RARE_WORD + """ spotted' ELSE '' END),
        '{}'::jsonb, i::text
@@ -66,7 +67,7 @@ def timed(func, repeat: int = 15) -> float:
 def server_ms(engine, func, repeat: int = 15) -> tuple[float, float]:
     """(median client ms, median server ms) of ``func``; server time is planning + execution of
     every statement it sent (EXPLAIN ANALYZE re-runs them with the same parameters and scope)."""
-    from sqlalchemy import event, text
+    from sqlalchemy import event
 
     statements: list[tuple[str, dict]] = []
 
@@ -105,8 +106,8 @@ def measure(db: BenchDB) -> dict[str, float]:
 
     engine = make_engine(db.url, role=APP_ROLE)
     admin = Actor.system("bench")
-    day_ago = datetime.now(timezone.utc) - timedelta(hours=24)
-    week_ago = datetime.now(timezone.utc) - timedelta(days=7)
+    day_ago = datetime.now(UTC) - timedelta(hours=24)
+    week_ago = datetime.now(UTC) - timedelta(days=7)
     calls = {
         "latest 200": lambda: logs.latest(engine, actor=admin, flt=logs.LogFilter(project_id=1), limit=200),
         "latest 200, level >= ERROR": lambda: logs.latest(

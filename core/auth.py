@@ -8,7 +8,7 @@ use, so a disabled user or a changed role or membership takes effect at the next
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -44,7 +44,7 @@ class LoginSession:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _projects(session: Session, user: User) -> frozenset[int] | None:

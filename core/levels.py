@@ -29,7 +29,8 @@ def level_name(level: int) -> str:
 def parse_level_name(name: str) -> int:
     """'warn', 'WARNING', 'error' ... -> level; raises ValueError with the accepted names."""
     key = name.strip().upper()
-    key = {"WARN": "WARNING", "ERR": "ERROR", "CRIT": "CRITICAL", "FATAL": "CRITICAL", "EMERG": "EMERGENCY"}.get(key, key)
+    aliases = {"WARN": "WARNING", "ERR": "ERROR", "CRIT": "CRITICAL", "FATAL": "CRITICAL", "EMERG": "EMERGENCY"}
+    key = aliases.get(key, key)
     if key not in BY_NAME:
         raise ValueError(f"unknown level {name!r}; use one of {', '.join(NAMES.values())}")
     return BY_NAME[key]

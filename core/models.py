@@ -124,7 +124,8 @@ class Alert(SQLModel, table=True):
     __tablename__ = "alerts"
     # one open alert per fingerprint; resolved ones are history
     __table_args__ = (
-        Index("alerts_open_fingerprint", "rule_id", "fingerprint", unique=True, postgresql_where=text("state <> 'resolved'")),
+        Index("alerts_open_fingerprint", "rule_id", "fingerprint", unique=True,
+              postgresql_where=text("state <> 'resolved'")),
         Index("alerts_project_state", "project_id", "state", "last_seen"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -146,7 +147,9 @@ class Alert(SQLModel, table=True):
     resolved_at: datetime | None = _ts_column()
     silenced_until: datetime | None = _ts_column()
     read: bool = Field(default=False, nullable=False)
-    samples: list[Any] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")))
+    samples: list[Any] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    )
 
 
 class Channel(SQLModel, table=True):

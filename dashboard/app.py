@@ -13,7 +13,7 @@ import streamlit as st  # noqa: E402
 
 from core.errors import LoglyticsError  # noqa: E402
 from core.permissions import can  # noqa: E402
-from dashboard import data, session, sidebar  # noqa: E402
+from dashboard import session, sidebar  # noqa: E402
 
 VIEWS = Path(__file__).parent / "views"
 

@@ -6,7 +6,7 @@ never served to another from the cache.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -67,7 +67,7 @@ def recent_sources(actor: Actor, project_id: int) -> list[str]:
 
 @st.cache_data(ttl=10, show_spinner=False)
 def chart_data(actor: Actor, project_id: int, range_key: str) -> dict[str, Any]:
-    since = datetime.now(timezone.utc) - metrics.RANGES[range_key]
+    since = datetime.now(UTC) - metrics.RANGES[range_key]
     kw = {"actor": actor, "project_id": project_id}
     return {
         "by_level": metrics.events_by_level(engine(), since=since, **kw),
@@ -92,7 +92,7 @@ def table_counts(actor: Actor) -> dict[str, int]:
 
 
 def since(range_key: str) -> datetime:
-    return datetime.now(timezone.utc) - {"15m": timedelta(minutes=15), **metrics.RANGES}[range_key]
+    return datetime.now(UTC) - {"15m": timedelta(minutes=15), **metrics.RANGES}[range_key]
 
 
 def clear_caches() -> None:

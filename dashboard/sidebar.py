@@ -22,7 +22,8 @@ def render(actor: Actor) -> None:
             st.selectbox("Project", ids, key=session.PROJECT_KEY, format_func=names.get)
             unread = data.unread_alerts(actor, st.session_state[session.PROJECT_KEY])
             if unread:
-                st.page_link("views/alerts.py", label=f"{unread} unread alert(s)", icon=":material/notifications_active:")
+                st.page_link("views/alerts.py", label=f"{unread} unread alert(s)",
+                             icon=":material/notifications_active:")
         if data.worker_count(actor) == 0:
             st.error("No worker is running: logs are not being collected.", icon=":material/warning:")
         st.text(f"Signed in as {actor.name} ({actor.role})")

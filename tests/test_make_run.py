@@ -1,4 +1,7 @@
-"""`loglytics up` (what `make run` calls) on the embedded database: serves, stops everything, restarts on the same data."""
+"""`loglytics up` (what `make run` calls) on the embedded database.
+
+It serves the dashboard, Ctrl-C stops everything it started, and a second start reuses the data.
+"""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 from core.connectors import registry
 from core.errors import ConnectorError, ThrottledError
 from core.models import Connection
-from core.redact import scrub
 from core.pipeline.ingest import PollOutcome, poll_once
+from core.redact import scrub
 from core.store import status as status_store
 from core.store.connections import decrypt_secret
 from core.store.leases import LeaseLost

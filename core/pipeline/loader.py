@@ -56,7 +56,7 @@ _N = struct.Struct(">ii").pack  # the last field, n: its length (4) and value
 _NULL = _LENGTH(-1)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(2000, 1, 1)  # naive datetimes are UTC here, never local time
-_EMPTY_JSON = b"{}"
+_EMPTY_JSON = _LENGTH(2) + b"{}"
 
 # ON CONFLICT DO NOTHING also absorbs a key repeated inside the batch (providers do repeat):
 # the first occurrence in staging order is inserted, the later ones conflict with it.
@@ -154,18 +154,27 @@ def encode(events: Sequence[LogEvent]) -> bytes:
     parts = [_HEADER]
     add = parts.append
     dumps, length, epoch, naive = json.dumps, _LENGTH, _EPOCH, _EPOCH_NAIVE
+    sources: dict[str, bytes] = {}  # a batch has few distinct sources
     for n, e in enumerate(events):
-        d = e.ts - (epoch if e.ts.tzinfo is not None else naive)
-        r = e.received_at - (epoch if e.received_at.tzinfo is not None else naive)
+        ts, received = e.ts, e.received_at
+        d = ts - (epoch if ts.tzinfo is not None else naive)
+        r = received - (epoch if received.tzinfo is not None else naive)
         add(_ROW_START(9, 8, (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds,
                        8, (r.days * 86400 + r.seconds) * 1_000_000 + r.microseconds, 2, e.level))
-        for text in (e.source, e.message):
-            data = text.encode()
-            add(length(len(data)))
-            add(data)
-        data = dumps(e.attributes).encode() if e.attributes else _EMPTY_JSON
+        source = sources.get(e.source)
+        if source is None:
+            data = e.source.encode()
+            source = sources[e.source] = length(len(data)) + data
+        add(source)
+        data = e.message.encode()
         add(length(len(data)))
         add(data)
+        if e.attributes:
+            data = dumps(e.attributes).encode()
+            add(length(len(data)))
+            add(data)
+        else:
+            add(_EMPTY_JSON)
         data = e.dedupe_key.encode()
         add(length(len(data)))
         add(data)

@@ -68,7 +68,8 @@ def create_connection(
     if desired_state not in DESIRED_STATES:
         raise UsageError(f"unknown state {desired_state!r}; use one of {', '.join(DESIRED_STATES)}")
     options, checked_secret = validate(provider, config, secret)
-    exists = session.exec(select(Connection).where(Connection.project_id == project_id, Connection.name == name)).first()
+    same_name = (Connection.project_id == project_id) & (Connection.name == name)
+    exists = session.exec(select(Connection).where(same_name)).first()
     if exists:
         raise UsageError(f"a connection named {name!r} already exists in this project")
     connection = Connection(

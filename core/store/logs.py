@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -85,7 +85,7 @@ def latest(engine: Engine, *, actor: Actor, flt: LogFilter, limit: int = 200) ->
     _check(actor, flt.project_id)
     if not flt.search:
         return _latest(engine, actor, flt, limit)
-    recent = datetime.now(timezone.utc) - SUBSTRING_WINDOW
+    recent = datetime.now(UTC) - SUBSTRING_WINDOW
     substring = replace(flt, search=None, grep=flt.search, since=max(flt.since or recent, recent))
     rows = {_key(r): r for r in _latest(engine, actor, flt, limit)}
     rows.update((_key(r), r) for r in _latest(engine, actor, substring, limit))

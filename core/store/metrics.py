@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -34,7 +34,7 @@ def events_by_level(engine: Engine, *, actor: Actor, project_id: int, since: dat
                     connection_ids: tuple[int, ...] = ()) -> list[dict[str, Any]]:
     """[{bucket, level, count}] over ``since`` .. now."""
     _check(actor, project_id)
-    bucket = bucket_for(datetime.now(timezone.utc) - since)
+    bucket = bucket_for(datetime.now(UTC) - since)
     where = "project_id = :p AND minute >= :since" + (" AND connection_id = ANY(:c)" if connection_ids else "")
     return _rows(engine, actor, f"""
         SELECT date_trunc('{bucket}', minute) AS bucket, level, sum(count)::bigint AS count
@@ -45,7 +45,7 @@ def events_by_level(engine: Engine, *, actor: Actor, project_id: int, since: dat
 def error_rate(engine: Engine, *, actor: Actor, project_id: int, since: datetime) -> list[dict[str, Any]]:
     """[{bucket, total, errors, rate_pct}]: errors are level >= ERROR."""
     _check(actor, project_id)
-    bucket = bucket_for(datetime.now(timezone.utc) - since)
+    bucket = bucket_for(datetime.now(UTC) - since)
     return _rows(engine, actor, f"""
         SELECT date_trunc('{bucket}', minute) AS bucket, sum(count)::bigint AS total,
                (sum(count) FILTER (WHERE level >= {ERROR}))::bigint AS errors,
@@ -58,7 +58,7 @@ def throughput_by_connection(engine: Engine, *, actor: Actor, project_id: int,
                              since: datetime) -> list[dict[str, Any]]:
     """[{bucket, connection_id, name, count}] per connection."""
     _check(actor, project_id)
-    bucket = bucket_for(datetime.now(timezone.utc) - since)
+    bucket = bucket_for(datetime.now(UTC) - since)
     return _rows(engine, actor, f"""
         SELECT date_trunc('{bucket}', lc.minute) AS bucket, lc.connection_id, c.name, sum(lc.count)::bigint AS count
         FROM log_counts lc JOIN connections c ON c.id = lc.connection_id
@@ -70,7 +70,7 @@ def top_sources(engine: Engine, *, actor: Actor, project_id: int, since: datetim
                 limit: int = 10) -> list[dict[str, Any]]:
     """Busiest sources over the last hour at most (the rollup has no source column; this reads events)."""
     _check(actor, project_id)
-    since = max(since, datetime.now(timezone.utc) - timedelta(hours=1))
+    since = max(since, datetime.now(UTC) - timedelta(hours=1))
     return _rows(engine, actor, """
         SELECT source, count(*) AS count, count(*) FILTER (WHERE level >= :error) AS errors
         FROM log_events WHERE project_id = :p AND ts >= :since
@@ -81,7 +81,7 @@ def top_sources(engine: Engine, *, actor: Actor, project_id: int, since: datetim
 def alerts_over_time(engine: Engine, *, actor: Actor, project_id: int, since: datetime) -> list[dict[str, Any]]:
     """[{bucket, severity, count}] of alerts first seen in the range."""
     _check(actor, project_id)
-    bucket = "hour" if datetime.now(timezone.utc) - since > timedelta(hours=6) else "minute"
+    bucket = "hour" if datetime.now(UTC) - since > timedelta(hours=6) else "minute"
     return _rows(engine, actor, f"""
         SELECT date_trunc('{bucket}', first_seen) AS bucket, severity, count(*) AS count
         FROM alerts WHERE project_id = :p AND first_seen >= :since GROUP BY 1, 2 ORDER BY 1""",

@@ -103,8 +103,8 @@ def set_enabled(session: Session, *, actor: Actor, rule_id: int, enabled: bool) 
 
 def delete_rule(session: Session, *, actor: Actor, rule_id: int) -> None:
     """Deletes the rule with its alerts and their notifications (history goes with it)."""
-    require(actor, "operator", project_id=rule.project_id, action="delete rules")
     rule = get_rule(session, actor=actor, rule_id=rule_id)
+    require(actor, "operator", project_id=rule.project_id, action="delete rules")
     session.delete(rule)
     audit.record(session, actor=actor, action="rule.delete", target=f"rule:{rule_id}", project_id=rule.project_id,
                  details={"name": rule.name, "type": rule.type})

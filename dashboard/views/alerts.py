@@ -75,7 +75,8 @@ for tab, (label, state) in zip(st.tabs(list(TABS)), TABS.items(), strict=True):
             st.info(f"No {label.lower()} alerts." if state != "all" else "No alerts yet.")
             continue
         picked = st.dataframe(pd.DataFrame(rows), hide_index=True, on_select="rerun", selection_mode="multi-row",
-                              key=f"alerts_{state}", column_config={"title": st.column_config.TextColumn(width="large")})
+                              key=f"alerts_{state}",
+                              column_config={"title": st.column_config.TextColumn(width="large")})
         ids = [rows[i]["id"] for i in (picked.selection.rows if picked else [])]
         if not ids:
             st.caption("Select alerts to act on them.")
@@ -83,9 +84,8 @@ for tab, (label, state) in zip(st.tabs(list(TABS)), TABS.items(), strict=True):
         with st.container(horizontal=True):
             if st.button("Mark read", key=f"read_{state}"):
                 act("Mark read", store.mark_read, ids)
-            if editable:
-                if st.button("Resolve", key=f"resolve_{state}"):
-                    act("Resolve", store.resolve, ids)
+            if editable and st.button("Resolve", key=f"resolve_{state}"):
+                act("Resolve", store.resolve, ids)
         if editable:
             with st.container(horizontal=True):
                 comment = st.text_input("Comment (optional)", key=f"comment_{state}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -52,7 +52,7 @@ def current_filter() -> LogFilter:
     if query.strip():
         if substring:
             grep = query.strip()
-            since = max(since, datetime.now(timezone.utc) - SUBSTRING_WINDOW)
+            since = max(since, datetime.now(UTC) - SUBSTRING_WINDOW)
         else:
             search = query.strip()
     return LogFilter(project_id=project_id, min_level=None if min_level == "(any)" else parse_level_name(min_level),
@@ -77,7 +77,7 @@ def live_table() -> None:
     else:
         rows = data.latest_logs(actor, flt, ROWS)
         st.session_state["live_snapshot"] = rows
-        st.caption(f"Updated {datetime.now(timezone.utc):%H:%M:%S} UTC · newest {len(rows)} events")
+        st.caption(f"Updated {datetime.now(UTC):%H:%M:%S} UTC · newest {len(rows)} events")
     frame = as_frame(rows)
     if frame.empty:
         st.info("No events match these filters yet.")

@@ -36,15 +36,14 @@ with data.session(actor) as s:
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 project_names = [p["name"] for p in data.visible_projects(actor)]
 
-with st.expander("Add a user"):
-    with st.form("add_user"):
-        username = st.text_input("Username", key="new_username")
-        role = st.selectbox("Role", users.ROLES, index=2, key="new_role")
-        member_of = st.multiselect("Projects", project_names, key="new_projects")
-        password = st.text_input("Initial password (8+ characters)", type="password", key="new_password")
-        if st.form_submit_button("Create user", type="primary"):
-            act("Create user", users.create_user, username=username, password=password, role=role,
-                projects=member_of)
+with st.expander("Add a user"), st.form("add_user"):
+    username = st.text_input("Username", key="new_username")
+    role = st.selectbox("Role", users.ROLES, index=2, key="new_role")
+    member_of = st.multiselect("Projects", project_names, key="new_projects")
+    password = st.text_input("Initial password (8+ characters)", type="password", key="new_password")
+    if st.form_submit_button("Create user", type="primary"):
+        act("Create user", users.create_user, username=username, password=password, role=role,
+            projects=member_of)
 
 with st.expander("Change a user"):
     names = [r["username"] for r in rows]

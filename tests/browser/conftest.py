@@ -15,8 +15,8 @@ import psycopg
 import pytest
 
 from core.actor import Actor
-from core.db import session_scope
 from core.alerts.defaults import ensure_demo_alerting
+from core.db import session_scope
 from core.store import connections, projects, rules, users
 from tests.browser_setup import find_chromium
 from tests.conftest import repo_root
@@ -100,7 +100,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the dashboard exited"
         try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as resp:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as resp:  # noqa: S310 - our http URL
                 if resp.read() == b"ok":
                     return
         except OSError:

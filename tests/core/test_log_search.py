@@ -1,6 +1,6 @@
 """Search semantics of the live view: whole words over the range, substrings in the recent window."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -15,13 +15,13 @@ def _insert(db_url, rows):
         conn.execute("INSERT INTO projects (id, name) VALUES (1, 'p')")
         conn.execute("INSERT INTO connections (id, project_id, name, provider) VALUES (1, 1, 'c', 'demo')")
         for key, (age, message) in enumerate(rows):
-            ts = datetime.now(timezone.utc) - age
+            ts = datetime.now(UTC) - age
             conn.execute("INSERT INTO log_events (project_id, connection_id, ts, received_at, level, source, message, "
                          "dedupe_key) VALUES (1, 1, %s, %s, 2, 's', %s, %s)", (ts, ts, message, str(key)))
 
 
 def _search(engine, query, since=timedelta(days=3)):
-    flt = logs.LogFilter(project_id=1, search=query, since=datetime.now(timezone.utc) - since)
+    flt = logs.LogFilter(project_id=1, search=query, since=datetime.now(UTC) - since)
     return [r["message"] for r in logs.latest(engine, actor=ADMIN, flt=flt)]
 
 

@@ -39,7 +39,8 @@ def test_log_events_is_partitioned_with_the_required_indexes(db_url):
         kind = conn.execute("SELECT relkind FROM pg_class WHERE relname = 'log_events'").fetchone()[0]
         assert kind == "p"
         indexes = dict(conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'log_events'"))
-        assert "UNIQUE" in indexes["log_events_dedupe"] and "(connection_id, dedupe_key, ts)" in indexes["log_events_dedupe"]
+        dedupe = indexes["log_events_dedupe"]
+        assert "UNIQUE" in dedupe and "(connection_id, dedupe_key, ts)" in dedupe
         assert "(project_id, ts DESC)" in indexes["log_events_project_ts"]
         today = datetime.now(UTC).strftime("%Y%m%d")
         parts = {r[0] for r in conn.execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -36,7 +36,7 @@ def world(app_env, engine, vault, db_url):
         conn_b = connections.create_connection(session, actor=ADMIN, vault=vault, project_id=b.id, name="demo-b",
                                                provider="demo", config={"seed": 2})
         ids = {"A": a.id, "B": b.id, "conn_a": conn_a.id, "conn_b": conn_b.id}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with psycopg.connect(db_url) as conn:
         rows = [(ids["A"], ids["conn_a"], now - timedelta(seconds=30), 2, "demo/api", "GET /health 200", "a1"),
                 (ids["A"], ids["conn_a"], now - timedelta(seconds=20), 5, "demo/api", XSS, "a2"),

@@ -10,7 +10,7 @@ import pytest
 
 from core.db import session_scope
 from core.store import rules
-from tests.dashboard.conftest import ADMIN, XSS, texts
+from tests.dashboard.conftest import ADMIN, XSS
 
 
 @pytest.fixture

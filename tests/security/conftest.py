@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -38,7 +38,7 @@ def two_projects(engine, db_url):
         users.create_user(session, actor=ADMIN, username="otto", password=PASSWORD, role="operator", projects=["A"])
         users.create_user(session, actor=ADMIN, username="ada", password=PASSWORD, role="admin")
         ids = {"A": a.id, "B": b.id}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with psycopg.connect(db_url) as conn:
         for name, pid in ids.items():
             cid = conn.execute("INSERT INTO connections (project_id, name, provider) VALUES (%s, %s, 'demo') "

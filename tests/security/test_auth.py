@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -35,7 +35,7 @@ def test_wrong_password_and_unknown_user_say_the_same(app_engine, two_projects, 
 
 
 def test_five_failures_lock_the_account_for_fifteen_minutes(app_engine, two_projects, db_url):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for _ in range(auth.MAX_FAILURES):
         with pytest.raises(AuthenticationFailed):
             auth.login(app_engine, username="vera", password="wrong password", source="dashboard", now=now)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from core import auth
-from core.store import connections, logs
 from core.db import session_scope
+from core.store import connections, logs
 from tests.cli.conftest import cli  # noqa: F401 - fixture
 from tests.security.conftest import PASSWORD
 

@@ -117,3 +117,31 @@ def test_full_text_search_function_refuses_projects_outside_the_scope(app_engine
     admin = auth.login(app_engine, username="ada", password=PASSWORD, source="dashboard").actor
     with scoped_connection(app_engine, actor=admin) as conn:
         assert conn.execute(search, {"p": two_projects["B"]}).scalar_one() == 5
+
+
+def test_viewers_cannot_change_rules_channels_or_alerts(app_engine, engine, db_url, two_projects, vault):
+    from core.store import alerts, channels, rules
+
+    with session_scope(engine) as session:
+        rule = rules.create_rule(session, actor=ADMIN, project_id=two_projects["A"], name="r", type="level",
+                                 options={"level": "error"})
+        rule_id = rule.id
+    with psycopg.connect(db_url) as conn:
+        alert_id = conn.execute("INSERT INTO alerts (project_id, rule_id, fingerprint) VALUES (%s, %s, 'f') "
+                                "RETURNING id", (two_projects["A"], rule_id)).fetchone()[0]
+    viewer = _viewer(app_engine)
+    attempts = [
+        lambda s: rules.create_rule(s, actor=viewer, project_id=two_projects["A"], name="x", type="level",
+                                    options={"level": "error"}),
+        lambda s: rules.set_enabled(s, actor=viewer, rule_id=rule_id, enabled=False),
+        lambda s: rules.delete_rule(s, actor=viewer, rule_id=rule_id),
+        lambda s: channels.create_channel(s, actor=viewer, vault=vault, project_id=two_projects["A"], name="c",
+                                          type="inapp", config={}),
+        lambda s: alerts.acknowledge(s, actor=viewer, alert_id=alert_id),
+        lambda s: alerts.resolve(s, actor=viewer, alert_id=alert_id),
+    ]
+    for attempt in attempts:
+        with pytest.raises(PermissionDenied), session_scope(app_engine, actor=viewer) as session:
+            attempt(session)
+    with session_scope(app_engine, actor=viewer) as session:  # reading and marking read stay open to viewers
+        assert alerts.mark_read(session, actor=viewer, alert_id=alert_id).read is True

@@ -144,7 +144,8 @@ def test_cmd(ctx, args) -> int:
 
     with ctx.session() as session:
         connection = connections.get_connection(session, actor=ctx.actor, connection_id=args.id)
-        result = test_connection(connection.provider, connection.config, connections.decrypt_secret(connection, ctx.vault))
+        secret = connections.decrypt_secret(connection, ctx.vault)
+        result = test_connection(connection.provider, connection.config, secret)
     if args.json:
         print_json({"ok": result.ok, "message": result.message, "details": result.details})
     else:

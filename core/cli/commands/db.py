@@ -35,5 +35,6 @@ def status_cmd(ctx, args) -> int:
     if args.json:
         print_json({"current": current, "head": head, "up_to_date": current == head})
     else:
-        print(f"current {current or '(empty)'}, head {head}" + ("" if current == head else "  -> run: loglytics db migrate"))
+        hint = "" if current == head else "  -> run: loglytics db migrate"
+        print(f"current {current or '(empty)'}, head {head}{hint}")
     return 0
