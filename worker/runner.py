@@ -81,7 +81,7 @@ class ConnectionRunner:
             return None
         self.failures = 0
         self.backoff_until = 0.0
-        status_store.record_poll(self.engine, connection_id=self.connection_id, status="ok", error=None,
+        status_store.record_poll(self.engine, connection_id=self.connection_id, status="running", error=None,
                                  last_event_at=outcome.last_event_at, lag_s=outcome.lag_s)
         return outcome
 

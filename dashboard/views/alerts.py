@@ -58,7 +58,8 @@ def details(alert_id: int) -> None:
         st.code("\n".join(str(sample.get("message", sample)) for sample in alert.samples[:10]), language=None,
                 wrap_lines=True)
     if st.button("Open these events in Live logs", key=f"open_logs_{alert.id}"):
-        st.session_state["live_range"] = "24h" if datetime.now(UTC) - alert.first_seen < timedelta(hours=24) else "7d"
+        margin = timedelta(minutes=1)
+        st.session_state["live_window"] = (alert.first_seen - margin, alert.last_seen + margin)
         st.switch_page("views/live_logs.py")
     st.caption("Deliveries")
     if deliveries:

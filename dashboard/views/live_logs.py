@@ -46,8 +46,17 @@ else:
     st.info("This project has no connection yet: add one under Configure → Connections.")
 
 
+window = st.session_state.get("live_window")  # set by "Open in Live logs" on an alert
+if window:
+    with st.container(horizontal=True):
+        st.info(f"Showing the alert's window {window[0]:%Y-%m-%d %H:%M} – {window[1]:%H:%M} UTC.")
+        if st.button("Back to live", key="live_window_clear"):
+            del st.session_state["live_window"]
+            st.rerun()
+
+
 def current_filter() -> LogFilter:
-    since = data.since(range_key)
+    since = window[0] if window else data.since(range_key)
     grep = search = None
     if query.strip():
         if substring:
@@ -56,7 +65,8 @@ def current_filter() -> LogFilter:
         else:
             search = query.strip()
     return LogFilter(project_id=project_id, min_level=None if min_level == "(any)" else parse_level_name(min_level),
-                     grep=grep, search=search, connection_ids=tuple(chosen), sources=tuple(sources), since=since)
+                     grep=grep, search=search, connection_ids=tuple(chosen), sources=tuple(sources), since=since,
+                     until=window[1] if window else None)
 
 
 def as_frame(rows: list[dict]) -> pd.DataFrame:

@@ -93,3 +93,15 @@ def test_channels_page_adds_an_inbox_and_sends_a_test(app, alerts_world, db_url)
         assert conn.execute("SELECT outcome FROM audit_log WHERE action = 'channel.test'").fetchone()[0] == "ok"
     viewer = app("vera", page="channels")
     assert "channel_test" not in [b.key for b in viewer.button]
+
+
+def test_alert_detail_opens_live_logs_on_its_window(app, alerts_world):
+    at = app("otto", page="alerts")
+    firing = at.dataframe(key="alerts_firing").value
+    at.session_state["alerts_firing"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    alert_id = int(firing.iloc[0]["id"])
+    at.button(key=f"open_logs_{alert_id}").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Live logs"]
+    assert any("alert's window" in i.value for i in at.info)

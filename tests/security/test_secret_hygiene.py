@@ -22,6 +22,8 @@ from tests.pipeline.helpers import wait_for
 
 AWS_SECRET = "Zq9PLANTEDawsSecretKey/0123456789abcdefXy"
 AWS_KEY_ID = "AKIAPLANTED000000001"
+SLACK_TOKEN = "PLANTEDslackWebhookToken42"
+SLACK_URL = f"http://127.0.0.1:1/services/T0PLANT/B0PLANT/{SLACK_TOKEN}"  # nothing listens: delivery fails
 
 
 @pytest.mark.parametrize("text, secret", [
@@ -52,7 +54,10 @@ def test_plain_text_is_left_alone():
     assert scrub(text) == text
 
 
-def test_planted_aws_secret_appears_nowhere(cli, app_env, db_url, moto, logs, enforce_iam, tmp_path):
+def test_planted_secrets_appear_nowhere(cli, app_env, engine, vault, db_url, moto, logs, enforce_iam, tmp_path):
+    from tests.alerts.helpers import raise_alert
+
+    raise_alert(engine, db_url, vault, "slack", {}, {"webhook_url": SLACK_URL})  # an alert whose Slack delivery fails
     put(logs, "/app/secret", "s", [(int(time.time() * 1000) - 1000, "x")])
     enforce_iam()  # moto now rejects unknown credentials
     assert cli("projects", "add", "A").code == 0
@@ -70,6 +75,7 @@ def test_planted_aws_secret_appears_nowhere(cli, app_env, db_url, moto, logs, en
                               stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: _last_error(db_url, conn_id), timeout=30, message="the connection's error")
+        wait_for(lambda: _notification_error(db_url), timeout=30, message="the failed Slack delivery")
     finally:
         worker.terminate()
         output, _ = worker.communicate(timeout=30)
@@ -80,11 +86,21 @@ def test_planted_aws_secret_appears_nowhere(cli, app_env, db_url, moto, logs, en
     assert dump.returncode == 0
     shown = cli("connections", "show", str(conn_id), "--json").out
     audit = cli("audit", "list", "--json").out
-    for where, text in {"worker log": output, "pg_dump": dump.stdout, "connections show": shown, "audit": audit,
-                        "last_error": _last_error(db_url, conn_id), "test output": tested.out + tested.err}.items():
+    channels = cli("channels", "list", "--project", "shop", "--json").out
+    places = {"worker log": output, "pg_dump": dump.stdout, "connections show": shown, "audit": audit,
+              "last_error": _last_error(db_url, conn_id), "test output": tested.out + tested.err,
+              "notification error": _notification_error(db_url), "channels list": channels}
+    for where, text in places.items():
         assert AWS_SECRET not in text, where
+        assert SLACK_TOKEN not in text, where
 
 
 def _last_error(db_url, conn_id):
     with psycopg.connect(db_url) as conn:
         return conn.execute("SELECT last_error FROM connections WHERE id = %s", (conn_id,)).fetchone()[0]
+
+
+def _notification_error(db_url):
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT last_error FROM notifications WHERE last_error IS NOT NULL").fetchone()
+    return row[0] if row else None

@@ -49,7 +49,7 @@ def test_desired_state_changes_apply_within_two_seconds(engine, vault, db_url):
         row = make_connection(engine, vault, project_id=make_project(engine), provider="demo", config=DEMO)
         job = f"poll:{row.id}"
         wait_for(lambda: scheduler.get_job(job), timeout=2.5, message="poll job added")
-        wait_for(lambda: _status(db_url, row.id)[0] == "ok", timeout=5, message="first poll")
+        wait_for(lambda: _status(db_url, row.id)[0] == "running", timeout=5, message="first poll")
         assert scalar(db_url, "SELECT count(*) FROM log_events") > 0
 
         _set_state(engine, row.id, "paused")
@@ -91,12 +91,12 @@ def test_throttling_shows_as_status_and_other_connections_go_on(engine, vault, d
     reconciler.poll_all_once()
     status, error = _status(db_url, aws.id)
     assert status == "throttled" and "throttl" in error.lower()
-    assert _status(db_url, demo.id) == ("ok", None)
+    assert _status(db_url, demo.id) == ("running", None)
     assert runner.failures == 1 and runner.backoff_until >= started  # backs off (full jitter) before retrying
     calls["n"] = 1000  # the provider calms down
     runner.backoff_until = 0
     reconciler.poll_all_once()
-    assert _status(db_url, aws.id) == ("ok", None)
+    assert _status(db_url, aws.id) == ("running", None)
     assert scalar(db_url, "SELECT count(*) FROM log_events WHERE connection_id = %s", (aws.id,)) == 1
     reconciler.shutdown()
 
@@ -127,7 +127,7 @@ def test_bad_credentials_and_missing_group_are_reported_and_others_unaffected(
     assert "testing" not in error  # the secret key is never echoed
     status, error = _status(db_url, missing.id)
     assert status == "error" and "/app/nope" in error
-    assert _status(db_url, good.id) == ("ok", None)
+    assert _status(db_url, good.id) == ("running", None)
     assert scalar(db_url, "SELECT count(*) FROM log_events WHERE connection_id = %s", (good.id,)) == 1
     reconciler.shutdown()
 

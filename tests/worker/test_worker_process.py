@@ -117,4 +117,4 @@ def test_sigterm_finishes_and_exits_cleanly_and_once_mode_polls_and_exits(engine
     once = subprocess.run([sys.executable, "-m", "worker", "--once"], cwd=repo_root(),
                           env={**os.environ, **app_env}, capture_output=True, text=True, timeout=60)
     assert once.returncode == 0, once.stderr
-    assert scalar(db_url, "SELECT status FROM connections WHERE id = %s", (row.id,)) == "ok"
+    assert scalar(db_url, "SELECT status FROM connections WHERE id = %s", (row.id,)) == "running"
