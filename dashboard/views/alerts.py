@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from core.errors import LoglyticsError
 from core.store import alerts as store
-from dashboard import data, session
+from dashboard import actions, data, session
 
 TABS = {"Firing": "firing", "Acknowledged": "acknowledged", "Resolved": "resolved", "All": "all"}
 SILENCE = {"15 minutes": timedelta(minutes=15), "1 hour": timedelta(hours=1), "4 hours": timedelta(hours=4),
@@ -33,16 +32,13 @@ def load(state: str) -> list[dict]:
 
 
 def act(label: str, func, ids: list[int], **kwargs) -> None:
-    try:
-        with data.session(actor) as s:
-            for alert_id in ids:
-                func(s, actor=actor, alert_id=alert_id, **kwargs)
-    except LoglyticsError as exc:
-        st.error(f"{label} failed: {exc}")
-    else:
-        data.clear_caches()
-        st.toast(f"{label}: {len(ids)} alert(s)")
-        st.rerun()
+    """One action over every selected alert, in one transaction."""
+
+    def each(session, *, actor, **kw):
+        for alert_id in ids:
+            func(session, actor=actor, alert_id=alert_id, **kw)
+
+    actions.act(actor, f"{label} ({len(ids)} alert(s))", each, **kwargs)
 
 
 def details(alert_id: int) -> None:

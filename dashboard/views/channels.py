@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.errors import LoglyticsError
 from core.notifiers import registry
 from core.store import channels as store
-from dashboard import data, forms, session
+from dashboard import actions, data, forms, session
 
 TYPES = {"inapp": "In-app inbox", "email": "Email (SMTP)", "slack": "Slack", "jira": "Jira"}
 
@@ -26,16 +25,6 @@ with data.session(actor) as s:
             for c in store.list_channels(s, actor=actor, project_id=project_id)]
 
 
-def act(label: str, func, **kwargs):
-    try:
-        with data.session(actor) as s:
-            result = func(s, actor=actor, **kwargs)
-    except LoglyticsError as exc:
-        st.error(f"{label} failed: {exc}")
-        return None
-    data.clear_caches()
-    return result
-
 
 if rows:
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "config"} for r in rows])
@@ -51,19 +40,17 @@ if selected is not None and editable:
     st.text(f"{selected['name']} · {TYPES.get(selected['type'], selected['type'])}")
     with st.container(horizontal=True):
         if st.button("Send test notification", key="channel_test"):
-            outcome = act("Test", store.send_test, vault=data.vault(), channel_id=selected["id"],
-                          dashboard_url=data.settings().dashboard_url)
-            if outcome is not None:
+            done, outcome = actions.attempt(actor, "Test", store.send_test, vault=data.vault(),
+                                            channel_id=selected["id"], dashboard_url=data.settings().dashboard_url)
+            if done:
                 ok, message = outcome
                 (st.success if ok else st.error)(message)
         toggle = "Disable" if selected["enabled"] else "Enable"
-        if st.button(toggle, key="channel_toggle") and act(toggle, store.update_channel, vault=data.vault(),
-                                                            channel_id=selected["id"],
-                                                            enabled=not selected["enabled"]) is not None:
-            st.rerun()
-        if st.button("Delete channel", key="channel_delete") and act(
-                "Delete", store.delete_channel, channel_id=selected["id"]) is not None:
-            st.rerun()
+        if st.button(toggle, key="channel_toggle"):
+            actions.act(actor, toggle, store.update_channel, vault=data.vault(), channel_id=selected["id"],
+                        enabled=not selected["enabled"])
+        if st.button("Delete channel", key="channel_delete"):
+            actions.act(actor, "Delete", store.delete_channel, channel_id=selected["id"])
 
 if editable:
     st.divider()
@@ -75,9 +62,8 @@ if editable:
         config = forms.model_form(cls.Options, key=f"channel.{kind}")
         secret = forms.model_form(cls.Secret, key=f"channel.{kind}.secret", secret=True)
         saved = st.form_submit_button("Save channel", type="primary")
-    if saved and act("Add channel", store.create_channel, vault=data.vault(), project_id=project_id, name=name,
-                     type=kind, config=config, secret=secret or None) is not None:
-        st.toast("Channel added: select it above to send a test notification")
-        st.rerun()
+    if saved:
+        actions.act(actor, "Add channel", store.create_channel, vault=data.vault(), project_id=project_id,
+                    name=name, type=kind, config=config, secret=secret or None)
 else:
     st.caption("You have read-only access to this project.")

@@ -7,9 +7,8 @@ import streamlit as st
 
 from core.connectors import registry
 from core.connectors.testing import test_connection
-from core.errors import LoglyticsError
 from core.store import connections as store
-from dashboard import data, forms, session
+from dashboard import actions, data, forms, session
 
 PROVIDERS = {"aws": "AWS CloudWatch Logs", "azure": "Azure Monitor (Log Analytics)",
              "gcp": "Google Cloud Logging", "demo": "Demo (synthetic logs)"}
@@ -23,18 +22,6 @@ if project_id is None:
 editable = session.can_edit()
 rows = data.connection_rows(actor, project_id)
 
-
-def act(label: str, func, **kwargs) -> None:
-    """Run a core change as the signed-in user; show the outcome in words."""
-    try:
-        with data.session(actor) as s:
-            func(s, actor=actor, **kwargs)
-    except LoglyticsError as exc:
-        st.error(f"{label} failed: {exc}")
-    else:
-        data.clear_caches()
-        st.toast(f"{label}: done")
-        st.rerun()
 
 
 def show_test(result) -> None:
@@ -63,7 +50,7 @@ if selected is not None:
         with st.container(horizontal=True):
             for label, state in (("Start", "running"), ("Pause", "paused"), ("Stop", "stopped")):
                 if st.button(label, key=f"state_{state}", disabled=selected["desired_state"] == state):
-                    act(label, store.set_desired_state, connection_id=selected["id"], state=state)
+                    actions.act(actor, label, store.set_desired_state, connection_id=selected["id"], state=state)
             if st.button("Test connection", key="test_saved"):
                 with data.session(actor) as s:
                     row = store.get_connection(s, actor=actor, connection_id=selected["id"])
@@ -76,13 +63,13 @@ if selected is not None:
                 st.caption("Secret fields are write-only: leave blank to keep the stored value.")
                 secret = forms.model_form(cls.Secret, key=f"edit{selected['id']}.secret", secret=True, editing=True)
                 if st.form_submit_button("Save changes", type="primary"):
-                    act("Save", store.update_connection, vault=data.vault(), connection_id=selected["id"],
-                        config=config, secret=secret or None)
+                    actions.act(actor, "Save", store.update_connection, vault=data.vault(),
+                                connection_id=selected["id"], config=config, secret=secret or None)
         with st.expander("Delete"):
             st.warning("Deleting stops collection and removes the connection's cursors; stored logs stay.")
             confirm = st.text_input("Type the connection's name to confirm", key="delete_confirm")
             if st.button("Delete connection", type="primary", disabled=confirm != selected["name"], key="delete"):
-                act("Delete", store.delete_connection, connection_id=selected["id"])
+                actions.act(actor, "Delete", store.delete_connection, connection_id=selected["id"])
 
 if editable:
     st.divider()
@@ -99,7 +86,7 @@ if editable:
     if tested:
         show_test(test_connection(provider, config, secret or None))
     if saved:
-        act("Add connection", store.create_connection, vault=data.vault(), project_id=project_id, name=name,
-            provider=provider, config=config, secret=secret or None)
+        actions.act(actor, "Add connection", store.create_connection, vault=data.vault(), project_id=project_id,
+                    name=name, provider=provider, config=config, secret=secret or None)
 else:
     st.caption("You have read-only access to this project.")

@@ -12,7 +12,7 @@ from core.alerts.rules import RULE_TYPES, SEVERITIES
 from core.errors import LoglyticsError
 from core.store import channels as channel_store
 from core.store import rules as store
-from dashboard import data, forms, session, widgets
+from dashboard import actions, data, forms, session, widgets
 
 actor = session.actor()
 project_id = session.project_id()
@@ -28,17 +28,6 @@ with data.session(actor) as s:
     channel_names = {c.id: c.name for c in channel_store.list_channels(s, actor=actor, project_id=project_id)}
 connection_names = {c["id"]: c["name"] for c in data.connection_rows(actor, project_id)}
 
-
-def act(label: str, func, **kwargs) -> None:
-    try:
-        with data.session(actor) as s:
-            func(s, actor=actor, **kwargs)
-    except LoglyticsError as exc:
-        st.error(f"{label} failed: {exc}")
-    else:
-        data.clear_caches()
-        st.toast(f"{label}: done")
-        st.rerun()
 
 
 def show_backtest(result) -> None:
@@ -69,9 +58,9 @@ if selected is not None:
         if editable:
             toggle = "Disable" if selected["enabled"] else "Enable"
             if st.button(toggle, key="toggle_rule"):
-                act(toggle, store.set_enabled, rule_id=selected["id"], enabled=not selected["enabled"])
+                actions.act(actor, toggle, store.set_enabled, rule_id=selected["id"], enabled=not selected["enabled"])
             if st.button("Delete rule", key="delete_rule"):
-                act("Delete", store.delete_rule, rule_id=selected["id"])
+                actions.act(actor, "Delete", store.delete_rule, rule_id=selected["id"])
 
 if editable:
     st.divider()
@@ -104,8 +93,8 @@ if editable:
                 show_backtest(store.preview_backtest(s, actor=actor, project_id=project_id, type=kind,
                                                      options=options, severity=severity, since=datetime.now(UTC) - DAY))
         if saved:
-            act("Add rule", store.create_rule, project_id=project_id, name=name, type=kind, options=options,
-                severity=severity)
+            actions.act(actor, "Add rule", store.create_rule, project_id=project_id, name=name, type=kind,
+                        options=options, severity=severity)
     except LoglyticsError as exc:
         st.error(str(exc))
 else:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.errors import LoglyticsError
 from core.permissions import can
 from core.store import users
-from dashboard import data, session
+from dashboard import actions, data, session
 
 actor = session.actor()
 st.title("Users")
@@ -16,17 +15,6 @@ if not can(actor, "admin"):
     st.error("Only admins manage users.")
     st.stop()
 
-
-def act(label: str, func, **kwargs) -> None:
-    try:
-        with data.session(actor) as s:
-            func(s, actor=actor, **kwargs)
-    except LoglyticsError as exc:
-        st.error(f"{label} failed: {exc}")
-    else:
-        data.clear_caches()
-        st.toast(f"{label}: done")
-        st.rerun()
 
 
 with data.session(actor) as s:
@@ -42,7 +30,7 @@ with st.expander("Add a user"), st.form("add_user"):
     member_of = st.multiselect("Projects", project_names, key="new_projects")
     password = st.text_input("Initial password (8+ characters)", type="password", key="new_password")
     if st.form_submit_button("Create user", type="primary"):
-        act("Create user", users.create_user, username=username, password=password, role=role,
+        actions.act(actor, "Create user", users.create_user, username=username, password=password, role=role,
             projects=member_of)
 
 with st.expander("Change a user"):
@@ -51,11 +39,11 @@ with st.expander("Change a user"):
     project = st.selectbox("Add to project", project_names, key="edit_project")
     with st.container(horizontal=True):
         if st.button("Add membership", key="add_membership"):
-            act("Add membership", users.add_membership, username=target, project=project)
+            actions.act(actor, "Add membership", users.add_membership, username=target, project=project)
         if st.button("Disable", key="disable_user"):
-            act("Disable", users.set_disabled, username=target, disabled=True)
+            actions.act(actor, "Disable", users.set_disabled, username=target, disabled=True)
         if st.button("Enable", key="enable_user"):
-            act("Enable", users.set_disabled, username=target, disabled=False)
+            actions.act(actor, "Enable", users.set_disabled, username=target, disabled=False)
     new_password = st.text_input("New password", type="password", key="reset_password")
     if st.button("Set password", key="set_password", disabled=not new_password):
-        act("Set password", users.set_password, username=target, password=new_password)
+        actions.act(actor, "Set password", users.set_password, username=target, password=new_password)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
-from core.cli.commands.connections import parse_json_arg
+from core.cli.args import add_id_commands, add_secret_args, parse_json_arg, read_secret
 from core.cli.output import emit, print_json
 from core.notifiers import registry
 from core.store import channels
@@ -24,9 +22,7 @@ def register(sub) -> None:
     add.add_argument("--type", required=True, choices=registry.types())
     add.add_argument("--name", required=True)
     add.add_argument("--config", default="{}", help="options as JSON, or @file")
-    secret = add.add_mutually_exclusive_group()
-    secret.add_argument("--secret-file", type=Path, help="secret as a JSON file")
-    secret.add_argument("--secret-stdin", action="store_true", help="read the secret JSON from stdin")
+    add_secret_args(add)
     add.add_argument("--disabled", action="store_true", help="create it disabled")
     add.add_argument("--json", action="store_true")
     add.set_defaults(handler=add_cmd)
@@ -34,25 +30,13 @@ def register(sub) -> None:
     lst.add_argument("--project")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=list_cmd)
-    for name, handler, help_text in (
+    add_id_commands(cmds, (
         ("show", show_cmd, "show one channel (secret masked)"),
         ("test", test_cmd, "send a test notification now"),
         ("enable", enabled_cmd(True), "enable a channel"),
         ("disable", enabled_cmd(False), "disable a channel (queued deliveries to it fail)"),
         ("delete", delete_cmd, "delete a channel and its deliveries"),
-    ):
-        cmd = cmds.add_parser(name, help=help_text)
-        cmd.add_argument("id", type=int)
-        cmd.add_argument("--json", action="store_true")
-        cmd.set_defaults(handler=handler)
-
-
-def _read_secret(args) -> dict[str, Any] | None:
-    if args.secret_file:
-        return parse_json_arg(f"@{args.secret_file}", "--secret-file")
-    if args.secret_stdin:
-        return parse_json_arg(sys.stdin.read(), "--secret-stdin")
-    return None
+    ))
 
 
 def _row(channel, names: dict[int, str]) -> dict[str, Any]:
@@ -64,7 +48,7 @@ def _row(channel, names: dict[int, str]) -> dict[str, Any]:
 
 def add_cmd(ctx, args) -> int:
     config = parse_json_arg(args.config, "--config")
-    secret = _read_secret(args)
+    secret = read_secret(args)
     with ctx.session() as session:
         project = get_project(session, actor=ctx.actor, name=args.project)
         channel = channels.create_channel(session, actor=ctx.actor, vault=ctx.vault, project_id=project.id,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
+from core.cli.args import add_id_commands, add_secret_args, parse_json_arg, read_secret
 from core.cli.output import emit, print_json
 from core.connectors import registry
-from core.errors import UsageError
 from core.store import connections
 from core.store.projects import get_project
 
@@ -24,9 +22,7 @@ def register(sub) -> None:
     add.add_argument("--provider", required=True, choices=registry.providers())
     add.add_argument("--name", required=True)
     add.add_argument("--config", default="{}", help="options as JSON, or @file")
-    secret = add.add_mutually_exclusive_group()
-    secret.add_argument("--secret-file", type=Path, help="secret as a JSON file")
-    secret.add_argument("--secret-stdin", action="store_true", help="read the secret JSON from stdin")
+    add_secret_args(add)
     add.add_argument("--stopped", action="store_true", help="create it stopped")
     add.add_argument("--json", action="store_true")
     add.set_defaults(handler=add_cmd)
@@ -34,42 +30,14 @@ def register(sub) -> None:
     lst.add_argument("--project")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=list_cmd)
-    for name, handler, help_text in (
+    add_id_commands(cmds, (
         ("show", show_cmd, "show one connection (secrets masked)"),
         ("delete", delete_cmd, "delete a connection"),
         ("test", test_cmd, "check credentials, permissions and sources (calls the provider)"),
         ("start", state_cmd("running"), "start polling"),
         ("stop", state_cmd("stopped"), "stop polling"),
         ("pause", state_cmd("paused"), "pause polling (keeps status)"),
-    ):
-        cmd = cmds.add_parser(name, help=help_text)
-        cmd.add_argument("id", type=int)
-        cmd.add_argument("--json", action="store_true")
-        cmd.set_defaults(handler=handler)
-
-
-def parse_json_arg(value: str, what: str) -> dict[str, Any]:
-    text = value
-    if value.startswith("@"):
-        try:
-            text = Path(value[1:]).read_text()
-        except OSError as exc:
-            raise UsageError(f"{what}: cannot read {value[1:]}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{what}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{what}: expected a JSON object")
-    return data
-
-
-def _read_secret(args) -> dict[str, Any] | None:
-    if args.secret_file:
-        return parse_json_arg(f"@{args.secret_file}", "--secret-file")
-    if args.secret_stdin:
-        return parse_json_arg(sys.stdin.read(), "--secret-stdin")
-    return None
+    ))
 
 
 def _row(connection, project_names: dict[int, str]) -> dict[str, Any]:
@@ -81,7 +49,7 @@ def _row(connection, project_names: dict[int, str]) -> dict[str, Any]:
 
 def add_cmd(ctx, args) -> int:
     config = parse_json_arg(args.config, "--config")
-    secret = _read_secret(args)
+    secret = read_secret(args)
     with ctx.session() as session:
         project = get_project(session, actor=ctx.actor, name=args.project)
         connection = connections.create_connection(

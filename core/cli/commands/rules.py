@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from core.alerts.rules import RULE_TYPES, SEVERITIES
-from core.cli.commands.connections import parse_json_arg
+from core.cli.args import add_id_commands, parse_json_arg
 from core.cli.commands.logs import parse_since
 from core.cli.output import emit, print_json, print_table
 from core.errors import UsageError
@@ -34,16 +34,12 @@ def register(sub) -> None:
     lst.add_argument("--project")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=list_cmd)
-    for name, handler, help_text in (
+    add_id_commands(cmds, (
         ("show", show_cmd, "show one rule"),
         ("enable", enabled_cmd(True), "enable a rule"),
         ("disable", enabled_cmd(False), "disable a rule (its open alerts stay)"),
         ("delete", delete_cmd, "delete a rule with its alerts"),
-    ):
-        cmd = cmds.add_parser(name, help=help_text)
-        cmd.add_argument("id", type=int)
-        cmd.add_argument("--json", action="store_true")
-        cmd.set_defaults(handler=handler)
+    ))
     bt = cmds.add_parser("backtest", help="replay a rule over stored logs: when it would have fired")
     bt.add_argument("id", type=int)
     bt.add_argument("--since", default="24h", help="e.g. 30m, 24h, 7d, or an ISO timestamp (default 24h)")
