@@ -106,11 +106,13 @@ def test_sigterm_finishes_and_exits_cleanly_and_once_mode_polls_and_exits(engine
     row = make_connection(engine, vault, project_id=make_project(engine), provider="demo",
                           config={"rate_per_s": 50, "seed": 3, "poll_interval_s": 1})
     worker = start_worker(app_env)
-    wait_for(lambda: scalar(db_url, "SELECT count(*) FROM workers"), timeout=20, message="heartbeat")
-    wait_for(lambda: count(db_url) > 0, timeout=20, message="demo events")
-    first = count(db_url)
-    wait_for(lambda: count(db_url) > first, timeout=10, message="more demo events (continuous)")
-    out = stop(worker)
+    try:
+        wait_for(lambda: scalar(db_url, "SELECT count(*) FROM workers"), timeout=20, message="heartbeat")
+        wait_for(lambda: count(db_url) > 0, timeout=20, message="demo events")
+        first = count(db_url)
+        wait_for(lambda: count(db_url) > first, timeout=10, message="more demo events (continuous)")
+    finally:
+        out = stop(worker)
     assert worker.returncode == 0, out
     assert scalar(db_url, "SELECT count(*) FROM workers") == 0  # heartbeat row removed on exit
     assert scalar(db_url, "SELECT lease_owner FROM connections WHERE id = %s", (row.id,)) is None
