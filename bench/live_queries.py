@@ -50,6 +50,14 @@ def load(db: BenchDB, rows: int, days: int) -> None:
                         count(*) FROM log_events GROUP BY 1, 2, 3, 4""")
         progress("rolled up log_counts; building full-text indexes of closed days (the worker's maintenance)")
         conn.execute("SELECT * FROM loglytics_maintain_partitions(%s)", (days + 1,))
+    progress("building the open day's partial search index (the worker's search-index job)")
+    from core.db import make_engine
+    from core.store.maintenance import refresh_open_day_search_index
+
+    owner = make_engine(db.url)
+    refresh_open_day_search_index(owner, min_age=timedelta(0))
+    owner.dispose()
+    with db.connect(autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE log_events")
         conn.execute("VACUUM ANALYZE log_counts")
 

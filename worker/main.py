@@ -23,6 +23,7 @@ log = logging.getLogger("loglytics.worker")
 HEARTBEAT_S = 5
 RECONCILE_S = 1
 MAINTENANCE_S = 3600
+SEARCH_INDEX_S = 600
 POLL_THREADS = 8
 
 
@@ -44,9 +45,17 @@ def run_worker(ctx, *, once: bool = False) -> int:
         with session_scope(engine) as session:
             maintenance.beat(session, worker_id=worker_id)
 
+    # index DDL needs the table owner: the worker's own connection, without the SET ROLE
+    owner_engine = make_engine(ctx.url, pool_size=1)
+
     def maintain() -> None:
         for action, name in maintenance.maintain_partitions(engine, retention_days=ctx.settings.log_retention_days):
             log.info("partition %s: %s", name, action)
+
+    def refresh_search_index() -> None:
+        built = maintenance.refresh_open_day_search_index(owner_engine)
+        if built:
+            log.info("search index of the open day refreshed: %s", built)
 
     heartbeat()
     maintain()
@@ -64,11 +73,13 @@ def run_worker(ctx, *, once: bool = False) -> int:
         reconciler.shutdown()
         _remove(engine, worker_id)
         engine.dispose()
+        owner_engine.dispose()
         return 0
 
     scheduler.add_job(reconciler.reconcile, "interval", seconds=RECONCILE_S, id="reconcile")
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_S, id="heartbeat")
     scheduler.add_job(maintain, "interval", seconds=MAINTENANCE_S, id="maintenance", jitter=60)
+    scheduler.add_job(refresh_search_index, "interval", seconds=SEARCH_INDEX_S, id="search-index", jitter=30)
     scheduler.add_job(alerting.evaluate_window_rules, "interval", seconds=alerting.WINDOW_RULES_S, id="window-rules",
                       args=[engine])
     scheduler.add_job(alerting.dispatch_notifications, "interval", seconds=alerting.DISPATCH_S, id="dispatch",
@@ -88,6 +99,7 @@ def run_worker(ctx, *, once: bool = False) -> int:
     _remove(engine, worker_id)
     log.info("worker %s stopped", worker_id)
     engine.dispose()
+    owner_engine.dispose()
     return 0
 
 

@@ -38,3 +38,23 @@ def test_words_match_over_the_range_and_substrings_only_recently(engine, db_url)
     assert _search(engine, "declined -order") == []
     assert _search(engine, "declined or unrelated") == ["unrelated line", "payment Declined for order 17"]
     assert _search(engine, '"order 17"') == ["payment Declined for order 17"]
+
+
+def test_open_day_partial_index_is_built_used_and_replaced(engine, db_url):
+    from core.store.maintenance import refresh_open_day_search_index
+
+    now = datetime.now(UTC)
+    _insert(db_url, [(timedelta(minutes=40), "zebrafish early"), (timedelta(seconds=20), "zebrafish late")])
+    first = refresh_open_day_search_index(engine, now=now - timedelta(minutes=10), min_age=timedelta(0))
+    assert first is not None
+    with psycopg.connect(db_url) as conn:
+        predicate = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (first,)).fetchone()[0]
+    assert "gin" in predicate and "ts <" in predicate
+    # rows on both sides of the index boundary are found, newest first
+    assert _search(engine, "zebrafish") == ["zebrafish late", "zebrafish early"]
+    assert refresh_open_day_search_index(engine, now=now - timedelta(minutes=9)) is None  # too soon to rebuild
+    second = refresh_open_day_search_index(engine, now=now, min_age=timedelta(0))
+    with psycopg.connect(db_url) as conn:
+        names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%fts_upto%'")}
+    assert names == {second}  # the previous partial index was dropped
+    assert _search(engine, "zebrafish") == ["zebrafish late", "zebrafish early"]
