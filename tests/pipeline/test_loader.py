@@ -63,3 +63,20 @@ def test_a_failed_transaction_leaves_neither_rows_nor_cursor(conn):
 def test_cursor_only_batch_commits_the_cursor(conn):
     _load(conn, [], {"g": {"hw": 5}})
     assert conn.execute("SELECT partition, value FROM cursors").fetchall() == [("g", {"hw": 5})]
+
+
+def test_encoded_rows_round_trip_exactly(conn):
+    """The hand-written binary COPY encoder stores what it was given: text, times, levels, JSON, None."""
+    naive = datetime.now().replace(microsecond=123456)  # noqa: DTZ005 - a naive time is read as UTC
+    events = [
+        LogEvent(ts=T0, received_at=T0, level=8, source="sörce ✓", message="ünïcödé \t tab\nnewline 🚀",
+                 dedupe_key="k1", attributes={"nested": {"a": [1, 2.5, None, "x"]}}, trace_id="abc"),
+        LogEvent(ts=naive, received_at=naive, level=0, source="", message="", dedupe_key="k2", attributes={},
+                 trace_id=None),
+    ]
+    assert _load(conn, events).inserted == 2
+    rows = conn.execute("SELECT ts, received_at, level, source, message, attributes, trace_id FROM log_events "
+                        "ORDER BY dedupe_key").fetchall()
+    assert rows[0] == (T0, T0, 8, "sörce ✓", "ünïcödé \t tab\nnewline 🚀", {"nested": {"a": [1, 2.5, None, "x"]}},
+                       "abc")
+    assert rows[1][0] == naive.replace(tzinfo=UTC) and rows[1][2:] == (0, "", "", {}, None)
