@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -19,7 +20,10 @@ def _config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, verbose: bool = False) -> None:
+    """Apply migrations; ``verbose`` prints each step as it starts (long steps show where they are)."""
+    if verbose:
+        logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection

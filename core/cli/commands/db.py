@@ -24,7 +24,7 @@ def url(ctx, args) -> int:
 
 def run_migrations(ctx, args) -> int:
     before = migrate.current_revision(ctx.owner_engine)
-    migrate.upgrade(ctx.owner_engine)
+    migrate.upgrade(ctx.owner_engine, verbose=True)
     after = migrate.current_revision(ctx.owner_engine)
     print(f"database at revision {after}" + ("" if before != after else " (already up to date)"))
     return 0

@@ -39,7 +39,7 @@ def dashboard_argv(port: int) -> list[str]:
 def up_cmd(ctx, args) -> int:
     settings = ctx.settings
     print(f"database: {'embedded, data in ' + str(settings.pgdata) if settings.embedded else 'DATABASE_URL'}")
-    migrate.upgrade(ctx.owner_engine)
+    migrate.upgrade(ctx.owner_engine, verbose=True)
     with ctx.session() as session:
         result = bootstrap(
             session, vault=ctx.vault, admin_password=settings.admin_password, with_demo=not args.no_demo
