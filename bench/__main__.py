@@ -107,6 +107,7 @@ def _summary(results: dict[str, dict[str, Any] | None], failed: list[str]) -> No
             ["ingest: pipeline / bare staging", f"{ingest['ratio_staging']:.2f}", ">= 0.8 (floor 0.5)",
              verdict(ingest["ratio_staging"], 0.8, 0.5)],
             ["  same, without stream rules", f"{ingest['ratio_staging_no_rules']:.2f}", "", ""],
+            [f"ingest: {ingest['rules']} mixed rules / none", f"{ingest['ratio_rules']:.2f}", "", ""],
             ["  same, demo fetch included", f"{ingest['ratio_staging_with_fetch']:.2f}", "", ""],
             ["ingest: pipeline / naive ORM", f"{ingest['ratio_naive']:.0f}x", ">= 50x",
              verdict(ingest["ratio_naive"], 50)],

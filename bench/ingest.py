@@ -170,6 +170,7 @@ def run(db: BenchDB, *, events: int, rounds: int, naive_sample: int) -> dict[str
         "normalize_eps": total / normalize_s, "row_bytes": row_bytes, "rules": rule_count,
         "ratio_staging": pipe / staging, "ratio_staging_no_rules": best[PIPELINE_NO_RULES] / staging,
         "ratio_staging_with_fetch": best[PIPELINE_FETCH] / staging, "ratio_naive": pipe / naive,
+        "ratio_rules": pipe / best[PIPELINE_NO_RULES],
     }
     print(f"\n  pipeline / bare staging   = {figures['ratio_staging']:.2f} "
           f"(target >= 0.8, floor 0.5: {verdict(figures['ratio_staging'], 0.8, 0.5)}); "
@@ -178,6 +179,7 @@ def run(db: BenchDB, *, events: int, rounds: int, naive_sample: int) -> dict[str
     print(f"  pipeline / naive          = {figures['ratio_naive']:.0f}x (target >= 50: "
           f"{verdict(figures['ratio_naive'], 50)})")
     print(f"  bare staging / bare COPY  = {staging / figures['bare_copy']:.2f}")
+    print(f"  with {rule_count} rules / no rules = {figures['ratio_rules']:.2f} (stream rules' cost on ingest)")
     figures["others_cores"] = max(others)
     print(f"  noise: other programs used up to {max(others):.2f} of {os.cpu_count()} cores during a run "
           f"(mean {sum(others) / len(others):.2f}); the pipeline needs both cores, the bare loads about one")
