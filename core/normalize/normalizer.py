@@ -109,13 +109,5 @@ def normalize(raw: RawEvent, *, now: datetime, max_message_bytes: int = DEFAULT_
     source = raw.source
     if type(source) is not str or "\x00" in source or not source.isascii():
         source = scrub(source if isinstance(source, str) else str(source or ""))
-    return LogEvent(
-        ts=ts,
-        received_at=received_at,
-        level=level,
-        source=source,
-        message=message,
-        dedupe_key=raw.dedupe_key,
-        attributes=attributes,
-        trace_id=trace_id,
-    )
+    # positional, in LogEvent's field order: keywords cost more than half a microsecond per event
+    return LogEvent(ts, received_at, level, source, message, raw.dedupe_key, attributes, trace_id)

@@ -34,14 +34,23 @@ def _constant(name: str) -> str:
     return name  # NaN/Infinity are not JSON and jsonb refuses them: keep them as strings
 
 
+# Built once: json.loads with a keyword argument builds a new JSONDecoder (and its scanner) per
+# call, which cost more than the parse itself on typical app-log lines.
+_DECODER = json.JSONDecoder(parse_constant=_constant)
+
+
 def parse_object(text: str) -> dict[str, Any] | None:
     """The JSON object ``text`` holds, or None. Cheap when it is not one (no parse attempted)."""
     stripped = text.strip() if text[:1].isspace() or text[-1:].isspace() else text
     if stripped[:1] != "{" or stripped[-1:] != "}":
         return None
     try:
-        parsed = json.loads(stripped, parse_constant=_constant)
+        # what json.loads does for a text that starts with '{' and ends with '}' (no whitespace
+        # around it to skip): decode from 0, and anything left after the value is an error
+        parsed, end = _DECODER.raw_decode(stripped)
     except (ValueError, RecursionError):
+        return None
+    if end != len(stripped):
         return None
     if not isinstance(parsed, dict):
         return None
@@ -86,6 +95,12 @@ def merge_attributes(
     with a different value the JSON's goes under ``key + CLASH_SUFFIX``: nothing is lost, and
     the provider's value (which the connector mapped on purpose) keeps the plain name.
     ``skip`` is the JSON key already shown as the message (not stored twice)."""
+    if not provider and parsed and FLAGS_KEY not in parsed:
+        # the usual JSON line without provider attributes: no clash is possible, copy in order
+        merged = dict(parsed)
+        if skip is not None:
+            merged.pop(skip, None)
+        return merged
     # provider payloads (GCP jsonPayload, Azure columns) may hold NULs: jsonb refuses them
     merged = _scrub_value(dict(provider)) if provider else {}
     if parsed:
@@ -109,9 +124,10 @@ def clean_trace(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    gcp = _GCP_TRACE.fullmatch(value)
-    if gcp is not None:
-        return gcp.group(1)
+    if value.startswith("projects/"):  # the regex needs it: most ids skip the call
+        gcp = _GCP_TRACE.fullmatch(value)
+        if gcp is not None:
+            return gcp.group(1)
     return value if _TRACE_VALUE.fullmatch(value) and value.strip("0-") else None
 
 
@@ -127,13 +143,39 @@ def trace_from_fields(fields: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def _trace_kv(head: str) -> str | None:
+    """The first non-zero ``trace_id=...`` of ``head``, the one ``_TEXT_TRACE_KV.finditer`` gives.
+
+    The pattern has no literal prefix, so a search tries it at every character. Every match
+    starts at a "trace" in any case, so in ASCII text only those places are tried, in order and
+    never inside the previous match, as finditer does. (Other text keeps the plain scan: lower()
+    may change its length, and so the positions.)
+    """
+    if not head.isascii():
+        for match in _TEXT_TRACE_KV.finditer(head):
+            if match.group(1).strip("0-"):  # all-zero ids mean "no trace"
+                return match.group(1)
+        return None
+    low = head.lower()
+    start = low.find("trace")
+    while start >= 0:
+        match = _TEXT_TRACE_KV.match(head, start)
+        if match is not None:
+            if match.group(1).strip("0-"):
+                return match.group(1)
+            start = low.find("trace", match.end())
+        else:
+            start = low.find("trace", start + 1)
+    return None
+
+
 def trace_from_text(text: str) -> str | None:
     """``trace_id=...``/``traceId: ...``, a W3C traceparent or an X-Ray ``Root=`` in the text."""
     head = text[:TRACE_SCAN]
     if "race" in head or "RACE" in head:
-        for match in _TEXT_TRACE_KV.finditer(head):
-            if match.group(1).strip("0-"):  # all-zero ids mean "no trace"
-                return match.group(1)
+        kv = _trace_kv(head)
+        if kv is not None:
+            return kv
     match = _W3C.search(head)
     while match is not None:
         start = match.start()  # "vv-<trace>-<span>-ff": two hex digits of version before, nothing else
