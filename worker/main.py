@@ -6,9 +6,12 @@ partition maintenance. Job bodies live in worker/ and core/; this file only wire
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import os
 import signal
 import threading
+import time
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -24,6 +27,7 @@ HEARTBEAT_S = 5
 RECONCILE_S = 1
 MAINTENANCE_S = 3600
 SEARCH_INDEX_S = 600
+SHUTDOWN_GRACE_S = 25  # after a stop signal: finish the batch in flight, but never hang
 POLL_THREADS = 8
 
 
@@ -87,12 +91,16 @@ def run_worker(ctx, *, once: bool = False) -> int:
 
     def shutdown(signum, frame) -> None:
         log.info("signal %s: finishing the current batches", signum)
+        if stop.is_set():
+            return
         stop.set()
+        threading.Thread(target=_watchdog, daemon=True, name="shutdown-watchdog").start()
         # shutdown(wait=True) waits for running jobs; not from inside the signal handler's frame
         threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID` prints every thread's stack
     log.info("worker %s started", worker_id)
     scheduler.start()
     reconciler.shutdown()
@@ -101,6 +109,16 @@ def run_worker(ctx, *, once: bool = False) -> int:
     engine.dispose()
     owner_engine.dispose()
     return 0
+
+
+def _watchdog() -> None:
+    """A stuck shutdown must not keep the process (and its leases) alive: report where, then exit.
+
+    Leases expire and committed cursors make a hard exit safe: the next worker re-reads."""
+    time.sleep(SHUTDOWN_GRACE_S)
+    log.error("still running %s s after the stop signal; thread stacks follow, then exit", SHUTDOWN_GRACE_S)
+    faulthandler.dump_traceback(all_threads=True)
+    os._exit(1)
 
 
 def _remove(engine, worker_id: str) -> None:

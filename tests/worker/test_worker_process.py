@@ -33,9 +33,17 @@ def start_worker(app_env, *args: str, lease_s: float = 2.0) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen) -> str:
+    """SIGTERM and wait; a worker still running after 40 s is made to print its threads' stacks."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=30)
+    try:
+        out, _ = proc.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"the worker did not stop after SIGTERM:\n{out[-6000:]}") from None
     return out
 
 
@@ -104,7 +112,7 @@ def test_two_worker_processes_share_the_work_without_duplicates(engine, vault, d
 
 def test_sigterm_finishes_and_exits_cleanly_and_once_mode_polls_and_exits(engine, vault, db_url, app_env):
     row = make_connection(engine, vault, project_id=make_project(engine), provider="demo",
-                          config={"rate_per_s": 50, "seed": 3, "poll_interval_s": 1})
+                          config={"rate_per_s": 50, "seed": 3, "poll_interval_s": 1, "max_backfill_s": 60})
     worker = start_worker(app_env)
     try:
         wait_for(lambda: scalar(db_url, "SELECT count(*) FROM workers"), timeout=20, message="heartbeat")
