@@ -96,13 +96,18 @@ def run_worker(ctx, *, once: bool = False) -> int:
         stop.set()
         threading.Thread(target=_watchdog, daemon=True, name="shutdown-watchdog").start()
         # shutdown(wait=True) waits for running jobs; not from inside the signal handler's frame
-        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+        stopper.start()
 
+    stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True, name="stopper")
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID` prints every thread's stack
     log.info("worker %s started", worker_id)
     scheduler.start()
+    # start() can return as soon as the state says stopped: wait until the jobs in flight are done
+    # before tearing down the connectors and releasing the leases they still use
+    if stopper.is_alive():
+        stopper.join()
     reconciler.shutdown()
     _remove(engine, worker_id)
     log.info("worker %s stopped", worker_id)
