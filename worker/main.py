@@ -63,8 +63,9 @@ def run_worker(ctx, *, once: bool = False) -> int:
 
     heartbeat()
     maintain()
+    pool = ThreadPoolExecutor(POLL_THREADS)
     scheduler = None if once else BlockingScheduler(
-        executors={"default": ThreadPoolExecutor(POLL_THREADS)},
+        executors={"default": pool},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
     )
     reconciler = Reconciler(engine=engine, vault=ctx.vault, scheduler=scheduler, worker_id=worker_id,
@@ -95,19 +96,20 @@ def run_worker(ctx, *, once: bool = False) -> int:
             return
         stop.set()
         threading.Thread(target=_watchdog, daemon=True, name="shutdown-watchdog").start()
-        # shutdown(wait=True) waits for running jobs; not from inside the signal handler's frame
         stopper.start()
 
-    stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True, name="stopper")
+    # wait=False: APScheduler's shutdown(wait=True) holds its job-store lock while it waits for the
+    # running jobs, and a reconcile job in flight that adds or removes a poll job would wait on that
+    # lock forever. The jobs in flight are awaited below, with no scheduler lock held.
+    stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, daemon=True, name="stopper")
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID` prints every thread's stack
     log.info("worker %s started", worker_id)
     scheduler.start()
-    # start() can return as soon as the state says stopped: wait until the jobs in flight are done
-    # before tearing down the connectors and releasing the leases they still use
     if stopper.is_alive():
         stopper.join()
+    pool.shutdown(wait=True)  # the batches in flight finish (their poll sees `stop` after each batch)
     reconciler.shutdown()
     _remove(engine, worker_id)
     log.info("worker %s stopped", worker_id)

@@ -29,6 +29,8 @@ class Reconciler:
 
     def reconcile(self) -> None:
         """Claim/renew leases, then add, replace or remove poll jobs to match."""
+        if self.stop.is_set():  # shutting down: shutdown() releases everything
+            return
         with self._lock:
             held = leases.claim(self.engine, worker_id=self.worker_id, lease_s=self.lease_s)
             rows = self._rows(held)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -128,3 +129,16 @@ def test_sigterm_finishes_and_exits_cleanly_and_once_mode_polls_and_exits(engine
                           env={**os.environ, **app_env}, capture_output=True, text=True, timeout=60)
     assert once.returncode == 0, once.stderr
     assert scalar(db_url, "SELECT status FROM connections WHERE id = %s", (row.id,)) == "running"
+
+
+def test_sigterm_at_any_moment_stops_cleanly(engine, vault, db_url, app_env):
+    """A stop signal landing while a reconcile job adds or removes poll jobs once deadlocked the scheduler."""
+    for seed in range(4):
+        make_connection(engine, vault, project_id=make_project(engine), provider="demo",
+                        config={"rate_per_s": 20, "seed": seed, "poll_interval_s": 1, "max_backfill_s": 30})
+    rng = random.Random(11)
+    for _ in range(5):
+        worker = start_worker(app_env)
+        time.sleep(rng.uniform(1.0, 3.0))  # the reconcile job runs every second
+        out = stop(worker)
+        assert worker.returncode == 0, out
