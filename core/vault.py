@@ -11,6 +11,12 @@ from core.errors import VaultError
 from core.redact import register_secret_values
 
 
+def reveal(model: Any) -> dict[str, Any]:
+    """A validated secret model as a plain dict (SecretStr revealed, unset fields left out), to encrypt."""
+    return {key: value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            for key, value in model if value is not None}
+
+
 def generate_key() -> str:
     return Fernet.generate_key().decode()
 

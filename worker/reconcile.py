@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
@@ -79,6 +79,3 @@ class Reconciler:
                 self._remove(connection_id)
             leases.release(self.engine, worker_id=self.worker_id)
 
-
-def lease_deadline(lease_s: float) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=lease_s)

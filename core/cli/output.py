@@ -42,6 +42,17 @@ def _cell(value: Any) -> str:
     return str(value).replace("\n", " ")
 
 
+def print_record(row: dict[str, Any], as_json: bool) -> None:
+    """One object: JSON for scripts, aligned ``key: value`` lines for people."""
+    if as_json:
+        print_json(row)
+        return
+    width = max(len(key) for key in row)
+    for key, value in row.items():
+        shown = json.dumps(value, default=_default) if isinstance(value, dict) else value
+        print(f"{key:>{width}}: {shown}")
+
+
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
     print_json(list(rows)) if as_json else print_table(rows, columns)
 

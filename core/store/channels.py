@@ -16,8 +16,8 @@ from core.models import Channel, Project
 from core.notifiers import registry
 from core.permissions import require
 from core.store import audit
-from core.store.connections import MASK, _plain_secret
-from core.vault import Vault
+from core.store.connections import MASK
+from core.vault import Vault, reveal
 
 
 def validate(channel_type: str, config: dict[str, Any], secret: dict[str, Any] | None) -> tuple[dict, dict | None]:
@@ -26,7 +26,7 @@ def validate(channel_type: str, config: dict[str, Any], secret: dict[str, Any] |
     options = notifier.options.model_dump(mode="json")
     checked = None
     if secret:
-        checked = _plain_secret(registry.notifier_class(channel_type).Secret.model_validate(secret))
+        checked = reveal(registry.notifier_class(channel_type).Secret.model_validate(secret))
     notifier.close()
     return options, checked or None
 

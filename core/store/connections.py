@@ -14,7 +14,7 @@ from core.errors import NotFoundError, UsageError
 from core.models import Connection, Cursor
 from core.permissions import require
 from core.store import audit
-from core.vault import Vault
+from core.vault import Vault, reveal
 
 DESIRED_STATES = ("running", "stopped", "paused")
 MASK = "********"
@@ -43,18 +43,8 @@ def validate(provider: str, config: dict[str, Any], secret: dict[str, Any] | Non
         except ValidationError as exc:
             # messages only: the error's input (the secret itself) is never echoed
             raise UsageError(describe_validation_error(exc, "secret")) from None
-        checked_secret = _plain_secret(model)
+        checked_secret = reveal(model)
     return options.model_dump(mode="json", exclude_unset=False), checked_secret
-
-
-def _plain_secret(model: Any) -> dict[str, Any]:
-    """Dump a secret model with SecretStr values revealed, for encryption only."""
-    out: dict[str, Any] = {}
-    for key, value in model:
-        if value is None:
-            continue
-        out[key] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-    return out
 
 
 def create_connection(

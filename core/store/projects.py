@@ -30,6 +30,11 @@ def list_projects(session: Session, *, actor: Actor) -> list[Project]:
     return [p for p in projects if actor.can_see(p.id)]
 
 
+def project_names(session: Session, *, actor: Actor) -> dict[int, str]:
+    """id -> name of the projects the actor sees (for listing rows by project name)."""
+    return {p.id: p.name for p in list_projects(session, actor=actor)}
+
+
 def get_project(session: Session, *, actor: Actor, name: str) -> Project:
     project = session.exec(select(Project).where(Project.name == name)).first()
     if project is None or not actor.can_see(project.id):

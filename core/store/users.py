@@ -91,6 +91,3 @@ def add_membership(session: Session, *, actor: Actor, username: str, project: st
         session.add(Membership(user_id=user.id, project_id=proj.id))
         audit.record(session, actor=actor, action="membership.add", target=username, project_id=proj.id)
 
-
-def count_admins(session: Session) -> int:
-    return len(session.exec(select(User.id).where(User.role == "admin", User.disabled == False)).all())  # noqa: E712

@@ -9,7 +9,7 @@ from typing import Any
 from core.cli.output import emit, print_json
 from core.errors import UsageError
 from core.store import alerts
-from core.store.projects import get_project, list_projects
+from core.store.projects import get_project, project_names
 
 COLUMNS = ["id", "project", "rule", "state", "severity", "count", "last_seen", "read", "title"]
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -59,7 +59,7 @@ def _row(alert, rule_name: str, names: dict[int, str]) -> dict[str, Any]:
 def list_cmd(ctx, args) -> int:
     with ctx.session() as session:
         project_id = get_project(session, actor=ctx.actor, name=args.project).id if args.project else None
-        names = {p.id: p.name for p in list_projects(session, actor=ctx.actor)}
+        names = project_names(session, actor=ctx.actor)
         rows = [_row(a, rule, names) for a, rule in alerts.list_alerts(
             session, actor=ctx.actor, project_id=project_id, state=args.state, unread=args.unread,
             rule_id=args.rule, limit=args.limit)]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from core.cli.args import add_id_commands, add_secret_args, parse_json_arg, read_secret
-from core.cli.output import emit, print_json
+from core.cli.output import emit, print_json, print_record
 from core.notifiers import registry
 from core.store import channels
-from core.store.projects import get_project, list_projects
+from core.store.projects import get_project, project_names
 
 COLUMNS = ["id", "project", "name", "type", "enabled", "has_secret"]
 
@@ -62,7 +61,7 @@ def add_cmd(ctx, args) -> int:
 def list_cmd(ctx, args) -> int:
     with ctx.session() as session:
         project_id = get_project(session, actor=ctx.actor, name=args.project).id if args.project else None
-        names = {p.id: p.name for p in list_projects(session, actor=ctx.actor)}
+        names = project_names(session, actor=ctx.actor)
         rows = [_row(c, names) for c in channels.list_channels(session, actor=ctx.actor, project_id=project_id)]
     emit(rows, COLUMNS, args.json)
     return 0
@@ -71,13 +70,9 @@ def list_cmd(ctx, args) -> int:
 def show_cmd(ctx, args) -> int:
     with ctx.session() as session:
         channel = channels.get_channel(session, actor=ctx.actor, channel_id=args.id)
-        row = _row(channel, {p.id: p.name for p in list_projects(session, actor=ctx.actor)})
+        row = _row(channel, project_names(session, actor=ctx.actor))
         row["secret"] = channels.masked_secret(channel, ctx.vault)
-    if args.json:
-        print_json(row)
-    else:
-        for key, value in row.items():
-            print(f"{key:>12}: {json.dumps(value, default=str) if isinstance(value, dict) else value}")
+    print_record(row, args.json)
     return 0
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from core.cli.args import add_id_commands, add_secret_args, parse_json_arg, read_secret
-from core.cli.output import emit, print_json
+from core.cli.output import emit, print_json, print_record
 from core.connectors import registry
 from core.store import connections
-from core.store.projects import get_project
+from core.store.projects import get_project, project_names
 
 COLUMNS = ["id", "project", "name", "provider", "desired_state", "status", "last_poll_at", "lag_s", "last_error"]
 
@@ -62,16 +61,10 @@ def add_cmd(ctx, args) -> int:
     return 0
 
 
-def _project_names(session, ctx) -> dict[int, str]:
-    from core.store.projects import list_projects
-
-    return {p.id: p.name for p in list_projects(session, actor=ctx.actor)}
-
-
 def list_cmd(ctx, args) -> int:
     with ctx.session() as session:
         project_id = get_project(session, actor=ctx.actor, name=args.project).id if args.project else None
-        names = _project_names(session, ctx)
+        names = project_names(session, actor=ctx.actor)
         rows = [_row(c, names) for c in connections.list_connections(session, actor=ctx.actor, project_id=project_id)]
     emit(rows, COLUMNS, args.json)
     return 0
@@ -80,13 +73,9 @@ def list_cmd(ctx, args) -> int:
 def show_cmd(ctx, args) -> int:
     with ctx.session() as session:
         connection = connections.get_connection(session, actor=ctx.actor, connection_id=args.id)
-        row = _row(connection, _project_names(session, ctx))
+        row = _row(connection, project_names(session, actor=ctx.actor))
         row["secret"] = connections.masked_secret(connection, ctx.vault)
-    if args.json:
-        print_json(row)
-    else:
-        for key, value in row.items():
-            print(f"{key:>16}: {json.dumps(value, default=str) if isinstance(value, dict) else value}")
+    print_record(row, args.json)
     return 0
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from core.alerts.rules import RULE_TYPES, SEVERITIES
 from core.cli.args import add_id_commands, parse_json_arg
 from core.cli.commands.logs import parse_since
-from core.cli.output import emit, print_json, print_table
+from core.cli.output import emit, print_json, print_record, print_table
 from core.errors import UsageError
 from core.store import channels, rules
-from core.store.projects import get_project, list_projects
+from core.store.projects import get_project, project_names
 
 COLUMNS = ["id", "project", "name", "type", "severity", "enabled", "channels", "summary"]
 
@@ -87,7 +86,7 @@ def add_cmd(ctx, args) -> int:
 def list_cmd(ctx, args) -> int:
     with ctx.session() as session:
         project_id = get_project(session, actor=ctx.actor, name=args.project).id if args.project else None
-        names = {p.id: p.name for p in list_projects(session, actor=ctx.actor)}
+        names = project_names(session, actor=ctx.actor)
         rows = [_row(r, names) for r in rules.list_rules(session, actor=ctx.actor, project_id=project_id)]
     emit(rows, COLUMNS, args.json)
     return 0
@@ -96,12 +95,8 @@ def list_cmd(ctx, args) -> int:
 def show_cmd(ctx, args) -> int:
     with ctx.session() as session:
         rule = rules.get_rule(session, actor=ctx.actor, rule_id=args.id)
-        row = _row(rule, {p.id: p.name for p in list_projects(session, actor=ctx.actor)})
-    if args.json:
-        print_json(row)
-    else:
-        for key, value in row.items():
-            print(f"{key:>10}: {json.dumps(value, default=str) if isinstance(value, dict) else value}")
+        row = _row(rule, project_names(session, actor=ctx.actor))
+    print_record(row, args.json)
     return 0
 
 
